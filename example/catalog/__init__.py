@@ -1,0 +1,1 @@
+"""The catalog of the shop, whose migrations tell the story of two releases."""

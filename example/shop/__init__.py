@@ -1,0 +1,1 @@
+"""The project of the example: settings only."""

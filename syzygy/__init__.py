@@ -1,0 +1,8 @@
+"""Zero-downtime deploys of Django schema migrations."""
+
+from __future__ import annotations
+
+from .constants import Stage
+from .exceptions import AmbiguousPlan, AmbiguousStage
+
+__all__ = ("AmbiguousPlan", "AmbiguousStage", "Stage")

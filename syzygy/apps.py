@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class SyzygyConfig(AppConfig):
+    name = "syzygy"
+    verbose_name = "syzygy"
+
+    def ready(self) -> None:
+        from . import conf
+        from .checks import check_migration_stages
+
+        # Fail at start-up on a misconfigured project rather than mid-deploy.
+        conf.stage_config()
+        checks.register(check_migration_stages, checks.Tags.database)

@@ -1,0 +1,86 @@
+"""System checks."""
+
+from __future__ import annotations
+
+import pkgutil
+from collections.abc import Iterable, Iterator, Sequence
+from importlib import import_module
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+from django.db.migrations import Migration
+from django.db.migrations.loader import MigrationLoader
+
+from . import conf
+from .exceptions import AmbiguousStage
+from .plan import migration_stage
+
+__all__ = ("check_migration_stages",)
+
+# django-syzygy 1.x reported ambiguous stages under this id.
+LEGACY_ID = "migrations.0001"
+
+
+def check_migration_stages(
+    app_configs: Iterable[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Report every migration whose stage is ambiguous (``syzygy.E001``).
+
+    It imports every migration module, which ``manage.py check`` otherwise
+    never does; like Django's database checks it runs when databases are
+    checked: ``migrate``, ``check --database``, and the test runner.
+    """
+    if databases is None or LEGACY_ID in settings.SILENCED_SYSTEM_CHECKS:
+        return []
+    config = conf.stage_config()
+    errors: list[CheckMessage] = []
+    for app_config in apps.get_app_configs() if app_configs is None else app_configs:
+        for migration in _disk_migrations(app_config):
+            try:
+                migration_stage(migration, config)
+            except AmbiguousStage as exc:
+                errors.append(
+                    Error(
+                        str(exc),
+                        hint=(
+                            "Set `stage = syzygy.Stage.PRE_DEPLOY` or "
+                            "`syzygy.Stage.POST_DEPLOY` on the Migration class, "
+                            "split its operations into one migration per stage "
+                            "if it isn't applied anywhere yet, or, for a "
+                            "migration you don't control, set its stage in "
+                            "MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK."
+                        ),
+                        obj=migration,
+                        id="syzygy.E001",
+                    )
+                )
+    return errors
+
+
+def _disk_migrations(app_config: AppConfig) -> Iterator[Migration]:
+    """Yield the migrations of an app as its migrations package holds them.
+
+    Broken packages are left for Django's loader to report.
+    """
+    module_name, _ = MigrationLoader.migrations_module(app_config.label)
+    if module_name is None:
+        return
+    try:
+        module = import_module(module_name)
+    except ImportError:
+        return
+    # A namespace package or a plain module holds no migrations.
+    if getattr(module, "__file__", None) is None or not hasattr(module, "__path__"):
+        return
+    for _, name, is_package in pkgutil.iter_modules(module.__path__):
+        if is_package or name[0] in "_~":
+            continue
+        try:
+            migration_class = import_module(f"{module_name}.{name}").Migration
+        except (ImportError, AttributeError):
+            continue
+        yield migration_class(name, app_config.label)

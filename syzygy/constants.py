@@ -1,0 +1,20 @@
+"""Public constants. Migration files record these import paths."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = ("Stage",)
+
+
+class Stage(Enum):
+    """The moment of a deploy at which a migration is applied."""
+
+    # The values are those of django-syzygy 1.x; settings and pickles keep them.
+    PRE_DEPLOY = "pre_deploy"
+    POST_DEPLOY = "post_deployment"
+
+    @property
+    def label(self) -> str:
+        """Return the stage as it is printed in command output."""
+        return self.name.lower().replace("_", "-")

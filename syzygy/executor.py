@@ -1,0 +1,114 @@
+"""The stage-aware migration executor and the one place it is installed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.recorder import MigrationRecorder
+
+from .compat import migrate_command_module
+from .constants import Stage
+from .plan import Plan, pre_deploy_plan
+
+__all__ = ("StageAwareMigrationExecutor", "deploy_stage", "has_recorded_migrations")
+
+
+@dataclass
+class DeployStage:
+    """The stage a ``migrate`` run applies, and the plan its executor made."""
+
+    stage: Stage
+    full_plan: Plan | None = None
+    plan: Plan | None = None
+    graph: MigrationGraph | None = field(default=None, repr=False)
+
+
+_current: ContextVar[DeployStage | None] = ContextVar("syzygy_deploy_stage", default=None)
+
+
+class StageAwareMigrationExecutor(MigrationExecutor):
+    """A ``MigrationExecutor`` whose plans keep to the current deploy stage."""
+
+    def migration_plan(self, targets: Any, clean_start: bool = False) -> Plan:
+        plan: Plan = super().migration_plan(targets, clean_start=clean_start)
+        current = _current.get()
+        # `clean_start` plans serve to rebuild the project state, never to apply.
+        if current is None or clean_start:
+            return plan
+        current.full_plan, current.graph = plan, self.loader.graph
+        if current.stage is Stage.PRE_DEPLOY:
+            plan = pre_deploy_plan(plan, self.loader.graph)
+        current.plan = plan
+        return plan
+
+
+def _stage_aware(executor_class: type[MigrationExecutor]) -> type[MigrationExecutor]:
+    if issubclass(executor_class, StageAwareMigrationExecutor):
+        return executor_class
+    if executor_class is MigrationExecutor:
+        return StageAwareMigrationExecutor
+    # Keep the behaviour of an executor another package installed.
+    return type(
+        f"StageAware{executor_class.__name__}",
+        (StageAwareMigrationExecutor, executor_class),
+        {},
+    )
+
+
+class _ExecutorSwap:
+    """Swap the ``migrate`` command's executor class while anyone needs it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._replaced: type[MigrationExecutor] | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._replaced = migrate_command_module.MigrationExecutor
+                migrate_command_module.MigrationExecutor = _stage_aware(self._replaced)
+            self._users += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                migrate_command_module.MigrationExecutor = self._replaced
+                self._replaced = None
+
+
+_swap = _ExecutorSwap()
+
+
+@contextmanager
+def deploy_stage(stage: Stage) -> Iterator[DeployStage]:
+    """Make ``migrate`` plan for ``stage`` in this context (thread, task).
+
+    The executor class of the ``migrate`` command is swapped while at least
+    one context is open and restored exactly when the last one closes;
+    which stage applies is read from a context variable, so concurrent runs
+    never see each other's stage.
+    """
+    current = DeployStage(stage)
+    token = _current.set(current)
+    _swap.enter()
+    try:
+        yield current
+    finally:
+        _swap.exit()
+        _current.reset(token)
+
+
+def has_recorded_migrations(connection: BaseDatabaseWrapper) -> bool:
+    """Return whether any migration was ever recorded as applied on ``connection``."""
+    recorder = MigrationRecorder(connection)
+    return recorder.has_table() and recorder.migration_qs.exists()

@@ -1,0 +1,212 @@
+"""Public migration operations.
+
+Migration files written by django-syzygy 1.x import these names from this
+module (``syzygy.operations.AddField(...)``), so their paths and signatures
+are frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from django.db import models
+from django.db.migrations import operations
+from django.db.migrations.operations.base import Operation
+from django.db.models.fields import NOT_PROVIDED
+
+from . import compat
+from .constants import Stage
+
+__all__ = (
+    "AddField",
+    "AlterField",
+    "PostAddField",
+    "PreRemoveField",
+    "RenameField",
+    "RenameModel",
+)
+
+AnyField: TypeAlias = "models.Field[Any, Any]"
+
+
+def _rebuilt(field: AnyField, **changes: Any) -> AnyField:
+    """Return a copy of an unbound ``field`` with some arguments changed."""
+    _, _, args, kwargs = field.deconstruct()
+    return field.__class__(*args, **{**kwargs, **changes})
+
+
+def _database_default(field: AnyField) -> Any:
+    """Return the value of ``field``'s default as the database should store it."""
+    if field.is_relation:
+        # ForeignKey.get_default() needs the related model resolved, which
+        # a field of a migration file isn't.
+        default = models.Field.get_default(field)
+        if isinstance(default, models.Model):
+            default = getattr(default, field.to_fields[0] or "pk")  # type: ignore[attr-defined]
+        return default
+    return compat.effective_default(field)
+
+
+def _with_database_default(field: AnyField) -> AnyField:
+    if field.has_db_default():
+        return field
+    default = _database_default(field)
+    if default is None:
+        return field
+    return _rebuilt(field, db_default=default)
+
+
+class _StagedOperation(Operation):
+    """An operation that carries an explicit stage."""
+
+    stage: Stage
+
+    def describe(self) -> str:
+        return f"{super().describe()} ({self.stage.label})"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "stage": self.stage}
+
+    def reduce(
+        self, operation: Operation, app_label: str
+    ) -> bool | list[Operation]:
+        # Merging with, or moving across, an operation of the other stage
+        # would change when it runs.
+        if getattr(operation, "stage", self.stage) is not self.stage:
+            return False
+        return super().reduce(operation, app_label)  # type: ignore[no-any-return]
+
+
+class AlterField(_StagedOperation, operations.AlterField):
+    """``AlterField`` with an explicit stage."""
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        stage: Stage,
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+        self.stage = Stage(stage)
+
+
+class RenameField(_StagedOperation, operations.RenameField):
+    """``RenameField`` with an explicit stage, for when renaming is known to be safe."""
+
+    def __init__(self, model_name: str, old_name: str, new_name: str, stage: Stage) -> None:
+        super().__init__(model_name, old_name, new_name)
+        self.stage = Stage(stage)
+
+
+class RenameModel(_StagedOperation, operations.RenameModel):
+    """``RenameModel`` with an explicit stage, for when renaming is known to be safe."""
+
+    def __init__(self, old_name: str, new_name: str, stage: Stage) -> None:
+        super().__init__(old_name, new_name)
+        self.stage = Stage(stage)
+
+
+class AddField(operations.AddField):
+    """Add a field whose column keeps a database default.
+
+    Code deployed before the field existed inserts rows without it; the
+    database default fills it in until ``PostAddField`` drops the default.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        preserve_default: bool = True,
+    ) -> None:
+        self.declared_field = field
+        super().__init__(model_name, name, _with_database_default(field), preserve_default)
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, "field": self.declared_field}
+
+
+class _DeclaredFieldAlteration(AlterField):
+    """An ``AlterField`` of fixed stage that derives its field from a declared one.
+
+    It deconstructs to the declared field, as the migration file wrote it.
+    """
+
+    fixed_stage: Stage
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        preserve_default: bool = True,
+    ) -> None:
+        self.declared_field = field
+        super().__init__(
+            model_name,
+            name,
+            self.altered_field(field),
+            stage=self.fixed_stage,
+            preserve_default=preserve_default,
+        )
+
+    @staticmethod
+    def altered_field(field: AnyField) -> AnyField:
+        raise NotImplementedError
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        del kwargs["stage"]
+        return name, args, {**kwargs, "field": self.declared_field}
+
+
+class PostAddField(_DeclaredFieldAlteration):
+    """Drop the database default ``AddField`` kept, once no old code is left."""
+
+    fixed_stage = Stage.POST_DEPLOY
+
+    @staticmethod
+    def altered_field(field: AnyField) -> AnyField:
+        return _rebuilt(field, db_default=NOT_PROVIDED)
+
+    def describe(self) -> str:
+        return f"Drop database DEFAULT of field {self.name} on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"drop_db_default_{self.model_name_lower}_{self.name_lower}"
+
+
+class PreRemoveField(_DeclaredFieldAlteration):
+    """Let code deployed before a field's removal keep inserting rows.
+
+    The column gets a database default if the field has a default, else it
+    becomes NULLable; a post-deploy ``RemoveField`` drops it later.
+    """
+
+    fixed_stage = Stage.PRE_DEPLOY
+
+    @staticmethod
+    def altered_field(field: AnyField) -> AnyField:
+        if field.has_db_default() or field.has_default():
+            return _with_database_default(field)
+        return _rebuilt(field, null=True)
+
+    @property
+    def _sets_default(self) -> bool:
+        return self.field.has_db_default()
+
+    def describe(self) -> str:
+        if self._sets_default:
+            return f"Set database DEFAULT of field {self.name} on {self.model_name}"
+        return f"Set field {self.name} of {self.model_name} NULLable"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        action = "set_db_default" if self._sets_default else "set_nullable"
+        return f"{action}_{self.model_name_lower}_{self.name_lower}"

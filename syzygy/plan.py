@@ -1,0 +1,290 @@
+"""Stages of operations, migrations and plans.
+
+Pure functions over Django's migration objects: nothing here prints, touches
+a database or knows about commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeAlias
+
+from django.db.migrations import DeleteModel, Migration, RemoveField
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.operations.base import Operation
+
+from . import conf
+from .constants import Stage
+from .exceptions import AmbiguousPlan, AmbiguousStage
+
+__all__ = (
+    "Origin",
+    "Plan",
+    "inverted",
+    "PlannedStep",
+    "ResolvedStage",
+    "migration_stage",
+    "operation_stage",
+    "plan_stages",
+    "pre_deploy_plan",
+)
+
+Plan: TypeAlias = list[tuple[Migration, bool]]
+Key: TypeAlias = tuple[str, str]
+
+
+class Origin(Enum):
+    """Where the stage of a migration comes from."""
+
+    OVERRIDE = "override"
+    DEFINED = "defined"
+    INFERRED = "inferred"
+    FALLBACK = "fallback"
+    THIRD_PARTY_FALLBACK = "third-party fallback"
+    NO_OPERATIONS = "no operations"
+    AMBIGUOUS = "ambiguous"
+
+    @property
+    def explanation(self) -> str:
+        """Return how a stage of this origin came about, for messages."""
+        return _EXPLANATIONS[self]
+
+
+_EXPLANATIONS = {
+    Origin.OVERRIDE: "set by MIGRATION_STAGES_OVERRIDE",
+    Origin.DEFINED: "defined by its Migration.stage",
+    Origin.INFERRED: "inferred from its operations",
+    Origin.FALLBACK: "set by MIGRATION_STAGES_FALLBACK",
+    Origin.THIRD_PARTY_FALLBACK: "set by MIGRATION_THIRD_PARTY_STAGES_FALLBACK",
+    Origin.NO_OPERATIONS: "taken from the plan, as it has no operations",
+    Origin.AMBIGUOUS: "ambiguous",
+}
+
+
+@dataclass(frozen=True)
+class ResolvedStage:
+    """The stage of a migration and where it comes from.
+
+    ``stage`` is ``None`` for a migration without operations: it has no stage
+    of its own and follows the plan.
+    """
+
+    stage: Stage | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step of a plan with the stage at which it runs.
+
+    ``stage`` accounts for the direction (reverting inverts it) and, for a
+    migration without operations, for the steps it depends on; it is ``None``
+    only when the migration's stage is ambiguous. ``follows`` names the
+    postponed step a migration without operations is postponed with.
+    """
+
+    migration: Migration
+    backwards: bool
+    stage: Stage | None
+    origin: Origin
+    follows: PlannedStep | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.migration.app_label, self.migration.name)
+
+    @property
+    def cause(self) -> PlannedStep:
+        """Return the step whose own stage decided this one's."""
+        return self if self.follows is None else self.follows.cause
+
+
+def operation_stage(operation: Operation) -> Stage:
+    """Return the stage of an operation.
+
+    An explicit ``stage`` attribute wins; otherwise removing a field or a
+    model waits for the new code, and everything else goes before it.
+    """
+    stage = getattr(operation, "stage", None)
+    if stage is not None:
+        return Stage(stage)
+    if isinstance(operation, (RemoveField, DeleteModel)):
+        return Stage.POST_DEPLOY
+    return Stage.PRE_DEPLOY
+
+
+def migration_stage(
+    migration: Migration, config: conf.StageConfig | None = None
+) -> ResolvedStage:
+    """Return the stage of a migration; the first rule that applies wins.
+
+    ``MIGRATION_STAGES_OVERRIDE``, the ``Migration.stage`` attribute, the
+    common stage of its operations, ``MIGRATION_STAGES_FALLBACK``, then
+    ``MIGRATION_THIRD_PARTY_STAGES_FALLBACK`` for third-party apps. Raise
+    ``AmbiguousStage`` when none applies.
+    """
+    if config is None:
+        config = conf.stage_config()
+    app_label, name = migration.app_label, migration.name
+    stage = config.overridden(app_label, name)
+    if stage is not None:
+        return ResolvedStage(stage, Origin.OVERRIDE)
+    defined = getattr(migration, "stage", None)
+    if defined is not None:
+        return ResolvedStage(Stage(defined), Origin.DEFINED)
+    stages = {operation_stage(operation) for operation in migration.operations}
+    if not stages:
+        return ResolvedStage(None, Origin.NO_OPERATIONS)
+    if len(stages) == 1:
+        return ResolvedStage(stages.pop(), Origin.INFERRED)
+    stage = config.fallen_back(app_label, name)
+    if stage is not None:
+        return ResolvedStage(stage, Origin.FALLBACK)
+    if config.third_party_fallback is not None and app_label in config.third_party_apps:
+        return ResolvedStage(config.third_party_fallback, Origin.THIRD_PARTY_FALLBACK)
+    raise AmbiguousStage(
+        f"Cannot determine the stage of {app_label}.{name}: it mixes "
+        f"pre-deploy and post-deploy operations."
+    )
+
+
+def inverted(stage: Stage) -> Stage:
+    """Return the stage at which reverting a migration of ``stage`` runs."""
+    return Stage.POST_DEPLOY if stage is Stage.PRE_DEPLOY else Stage.PRE_DEPLOY
+
+
+def _requirements(graph: MigrationGraph, key: Key, backwards: bool) -> list[Key]:
+    """Return the steps that must run before ``key`` in a plan."""
+    node = graph.node_map[key]
+    # Reverting a migration first reverts the ones that depend on it.
+    related = node.children if backwards else node.parents
+    return sorted(related_node.key for related_node in related)
+
+
+def plan_stages(
+    plan: Iterable[tuple[Migration, bool]],
+    graph: MigrationGraph,
+    config: conf.StageConfig | None = None,
+) -> list[PlannedStep]:
+    """Return each step of ``plan`` with the stage at which it runs.
+
+    A migration without operations runs post-deploy if a step it depends on
+    does, pre-deploy otherwise. Ambiguous stages are reported, not raised.
+    """
+    if config is None:
+        config = conf.stage_config()
+    steps: dict[Key, PlannedStep] = {}
+    for migration, backwards in plan:
+        try:
+            resolved = migration_stage(migration, config)
+        except AmbiguousStage:
+            resolved = ResolvedStage(None, Origin.AMBIGUOUS)
+        key = (migration.app_label, migration.name)
+        if resolved.stage is not None:
+            stage = inverted(resolved.stage) if backwards else resolved.stage
+            step = PlannedStep(migration, backwards, stage, resolved.origin)
+        elif resolved.origin is Origin.AMBIGUOUS:
+            step = PlannedStep(migration, backwards, None, resolved.origin)
+        else:
+            follows = _first_postponed(steps, _requirements(graph, key, backwards))
+            step = PlannedStep(
+                migration,
+                backwards,
+                Stage.PRE_DEPLOY if follows is None else Stage.POST_DEPLOY,
+                resolved.origin,
+                follows,
+            )
+        steps[key] = step
+    return list(steps.values())
+
+
+def _first_postponed(
+    steps: dict[Key, PlannedStep], requirements: list[Key]
+) -> PlannedStep | None:
+    for key in requirements:
+        step = steps.get(key)
+        if step is not None and step.stage is Stage.POST_DEPLOY:
+            return step
+    return None
+
+
+def pre_deploy_plan(
+    plan: Iterable[tuple[Migration, bool]],
+    graph: MigrationGraph,
+    config: conf.StageConfig | None = None,
+) -> Plan:
+    """Return the steps of ``plan`` to run before the new code is deployed.
+
+    Post-deploy steps are postponed. Raise ``AmbiguousStage`` for a migration
+    of unknown stage and ``AmbiguousPlan`` for a pre-deploy step that depends
+    on a postponed one.
+    """
+    if config is None:
+        config = conf.stage_config()
+    steps = plan_stages(plan, graph, config)
+    by_key = {step.key: step for step in steps}
+    kept: Plan = []
+    for step in steps:
+        if step.origin is Origin.AMBIGUOUS:
+            # Raise the message that explains the ambiguity.
+            migration_stage(step.migration, config)
+        if step.stage is Stage.POST_DEPLOY:
+            continue
+        postponed = _first_postponed(
+            by_key, _requirements(graph, step.key, step.backwards)
+        )
+        if postponed is not None:
+            raise AmbiguousPlan(_ambiguous_plan_message(step, postponed, config))
+        kept.append((step.migration, step.backwards))
+    return kept
+
+
+def _describe(step: PlannedStep) -> str:
+    action = "reverting" if step.backwards else "applying"
+    return f"{action} {step.migration.app_label}.{step.migration.name}"
+
+
+def _ambiguous_plan_message(
+    kept: PlannedStep, postponed: PlannedStep, config: conf.StageConfig
+) -> str:
+    cause = postponed.cause
+    message = (
+        f"The plan can't be split at the deploy: {_describe(kept)} runs "
+        f"pre-deploy ({kept.origin.explanation}) but it depends on "
+        f"{_describe(postponed)}"
+    )
+    if cause is not postponed:
+        message += f", which has no operations and follows {_describe(cause)}"
+    message += (
+        f", which runs post-deploy ({cause.origin.explanation}). "
+        + _resolution_hint([kept, cause], config)
+    )
+    return message
+
+
+def _resolution_hint(steps: list[PlannedStep], config: conf.StageConfig) -> str:
+    first_party, third_party = [], []
+    for step in steps:
+        if step.origin in {Origin.DEFINED, Origin.OVERRIDE}:
+            continue
+        name = f"{step.migration.app_label}.{step.migration.name}"
+        if step.migration.app_label in config.third_party_apps:
+            third_party.append(f"MIGRATION_STAGES_OVERRIDE[{name!r}]")
+        else:
+            first_party.append(name)
+    remedies = []
+    if first_party:
+        remedies.append(
+            "define an explicit `stage = syzygy.Stage.<STAGE>` on the Migration "
+            "class of " + " or ".join(first_party)
+        )
+    if third_party:
+        remedies.append("set " + " or ".join(third_party) + " to a syzygy.Stage")
+    if not remedies:
+        return (
+            "Both stages are set explicitly: change one of them, or move the "
+            "dependency to a migration of the other stage."
+        )
+    return "To resolve it, " + ", or ".join(remedies) + "."

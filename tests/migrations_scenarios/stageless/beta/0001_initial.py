@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+
+    dependencies = [("alpha", "0003_checkpoint")]
+
+    operations = [
+        migrations.CreateModel(
+            name="Book",
+            fields=[
+                ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+            ],
+        ),
+    ]
