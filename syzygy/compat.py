@@ -6,16 +6,25 @@ from typing import Any
 
 from django.core.management.commands import migrate
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Field
 
-__all__ = ("effective_default", "migrate_command_module")
+__all__ = ("effective_default", "get_migrate_executor", "set_migrate_executor")
 
-# `migrate.handle()` builds its MigrationExecutor inline from this module's
-# global (Django 5.2 to 6.1): the only way to give it a stage-aware one.
-migrate_command_module = migrate
+
+def get_migrate_executor() -> type[MigrationExecutor]:
+    """Return the executor class the ``migrate`` command instantiates."""
+    # migrate.handle() builds its executor inline from this module global
+    # (Django 5.2 to 6.1): the only way to give it another class.
+    return migrate.MigrationExecutor  # type: ignore[attr-defined,no-any-return]
+
+
+def set_migrate_executor(executor_class: type[MigrationExecutor]) -> None:
+    """Make the ``migrate`` command instantiate ``executor_class``."""
+    migrate.MigrationExecutor = executor_class  # type: ignore[attr-defined]
 
 
 def effective_default(field: Field[Any, Any]) -> Any:
     """Return the value Django writes into existing rows when adding ``field``."""
     # A static method that needs no connection, private on every version.
-    return BaseDatabaseSchemaEditor._effective_default(field)
+    return BaseDatabaseSchemaEditor._effective_default(field)  # type: ignore[attr-defined]

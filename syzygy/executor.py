@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.recorder import MigrationRecorder
 
-from .compat import migrate_command_module
+from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
 from .plan import Plan, pre_deploy_plan
 
@@ -31,7 +31,9 @@ class DeployStage:
     graph: MigrationGraph | None = field(default=None, repr=False)
 
 
-_current: ContextVar[DeployStage | None] = ContextVar("syzygy_deploy_stage", default=None)
+_current: ContextVar[DeployStage | None] = ContextVar(
+    "syzygy_deploy_stage", default=None
+)
 
 
 class StageAwareMigrationExecutor(MigrationExecutor):
@@ -74,15 +76,16 @@ class _ExecutorSwap:
     def enter(self) -> None:
         with self._lock:
             if self._users == 0:
-                self._replaced = migrate_command_module.MigrationExecutor
-                migrate_command_module.MigrationExecutor = _stage_aware(self._replaced)
+                self._replaced = get_migrate_executor()
+                set_migrate_executor(_stage_aware(self._replaced))
             self._users += 1
 
     def exit(self) -> None:
         with self._lock:
             self._users -= 1
             if self._users == 0:
-                migrate_command_module.MigrationExecutor = self._replaced
+                assert self._replaced is not None
+                set_migrate_executor(self._replaced)
                 self._replaced = None
 
 

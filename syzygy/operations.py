@@ -7,6 +7,7 @@ are frozen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from django.db import models
@@ -16,6 +17,7 @@ from django.db.models.fields import NOT_PROVIDED
 
 from . import compat
 from .constants import Stage
+from .plan import operation_stage
 
 __all__ = (
     "AddField",
@@ -64,18 +66,16 @@ class _StagedOperation(Operation):
     def describe(self) -> str:
         return f"{super().describe()} ({self.stage.label})"
 
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         name, args, kwargs = super().deconstruct()
         return name, args, {**kwargs, "stage": self.stage}
 
-    def reduce(
-        self, operation: Operation, app_label: str
-    ) -> bool | list[Operation]:
+    def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
         # Merging with, or moving across, an operation of the other stage
         # would change when it runs.
-        if getattr(operation, "stage", self.stage) is not self.stage:
+        if operation_stage(operation) is not self.stage:
             return False
-        return super().reduce(operation, app_label)  # type: ignore[no-any-return]
+        return super().reduce(operation, app_label)
 
 
 class AlterField(_StagedOperation, operations.AlterField):
@@ -96,7 +96,9 @@ class AlterField(_StagedOperation, operations.AlterField):
 class RenameField(_StagedOperation, operations.RenameField):
     """``RenameField`` with an explicit stage, for when renaming is known to be safe."""
 
-    def __init__(self, model_name: str, old_name: str, new_name: str, stage: Stage) -> None:
+    def __init__(
+        self, model_name: str, old_name: str, new_name: str, stage: Stage
+    ) -> None:
         super().__init__(model_name, old_name, new_name)
         self.stage = Stage(stage)
 
@@ -124,9 +126,11 @@ class AddField(operations.AddField):
         preserve_default: bool = True,
     ) -> None:
         self.declared_field = field
-        super().__init__(model_name, name, _with_database_default(field), preserve_default)
+        super().__init__(
+            model_name, name, _with_database_default(field), preserve_default
+        )
 
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         name, args, kwargs = super().deconstruct()
         return name, args, {**kwargs, "field": self.declared_field}
 
@@ -159,7 +163,7 @@ class _DeclaredFieldAlteration(AlterField):
     def altered_field(field: AnyField) -> AnyField:
         raise NotImplementedError
 
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         name, args, kwargs = super().deconstruct()
         del kwargs["stage"]
         return name, args, {**kwargs, "field": self.declared_field}
@@ -199,7 +203,7 @@ class PreRemoveField(_DeclaredFieldAlteration):
 
     @property
     def _sets_default(self) -> bool:
-        return self.field.has_db_default()
+        return bool(self.field.has_db_default())
 
     def describe(self) -> str:
         if self._sets_default:

@@ -22,9 +22,9 @@ from .exceptions import AmbiguousPlan, AmbiguousStage
 __all__ = (
     "Origin",
     "Plan",
-    "inverted",
     "PlannedStep",
     "ResolvedStage",
+    "inverted",
     "migration_stage",
     "operation_stage",
     "plan_stages",

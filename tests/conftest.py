@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.test.utils import override_settings
+
+TEST_APPS = ("alpha", "beta")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -30,3 +36,37 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         missing.append(f"Redis at {redis_url.hostname}:{redis_url.port}")
     if missing:
         pytest.exit("CI=true but unreachable: " + ", ".join(missing), returncode=1)
+
+
+@pytest.fixture
+def use_scenario(
+    request: pytest.FixtureRequest, transactional_db: None
+) -> Iterator[Callable[[str], None]]:
+    """Select the migrations of ``tests/migrations_scenarios/<case>/``.
+
+    Each app of the case (alpha, beta) uses its migrations; at the end every
+    migration of the test apps is reverted on the databases the test used.
+    """
+    overrides: list[override_settings] = []
+
+    def use(case: str) -> None:
+        modules: dict[str, str | None] = {}
+        for app_label in TEST_APPS:
+            module = f"tests.migrations_scenarios.{case}.{app_label}"
+            modules[app_label] = module if find_spec(module) is not None else None
+        override = override_settings(MIGRATION_MODULES=modules)
+        override.enable()
+        overrides.append(override)
+
+    yield use
+    marker = request.node.get_closest_marker("django_db")
+    databases = (marker.kwargs.get("databases") if marker else None) or ["default"]
+    if overrides:
+        for alias in databases:
+            for app_label in TEST_APPS:
+                if settings.MIGRATION_MODULES[app_label] is not None:
+                    call_command(
+                        "migrate", app_label, "zero", database=alias, verbosity=0
+                    )
+    for override in reversed(overrides):
+        override.disable()

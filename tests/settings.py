@@ -43,7 +43,10 @@ if DATABASE == "postgresql":
     }
 elif DATABASE == "sqlite":
     DATABASES = {
-        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": f"syzygy_{alias}.sqlite3"}
+        alias: {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": f"syzygy_{alias}.sqlite3",
+        }
         for alias in ALIASES
     }
 else:

@@ -47,8 +47,23 @@ class Command(migrate.Command):
                     self._show_plan(current, *args, **options)
                 else:
                     super().handle(*args, **options)
+                    self._report_postponed(current, options["verbosity"])
         except (AmbiguousPlan, AmbiguousStage) as exc:
             raise CommandError(str(exc)) from exc
+
+    def _report_postponed(self, current: DeployStage, verbosity: int) -> None:
+        if verbosity < 1 or current.full_plan is None or current.plan is None:
+            return
+        kept = {migration for migration, _ in current.plan}
+        postponed = [
+            migration for migration, _ in current.full_plan if migration not in kept
+        ]
+        if postponed:
+            self.stdout.write(
+                "Postponed until after the deploy:", self.style.MIGRATE_HEADING
+            )
+            for migration in postponed:
+                self.stdout.write(f"  {migration}")
 
     def _show_plan(self, current: DeployStage, *args: Any, **options: Any) -> None:
         """Print the plan, each migration with its stage and the stage's origin."""
@@ -58,7 +73,8 @@ class Command(migrate.Command):
             super().handle(*args, **{**options, "check_unapplied": False})
         finally:
             self.stdout = stdout
-        assert current.plan is not None and current.full_plan is not None
+        assert current.plan is not None
+        assert current.full_plan is not None
         assert current.graph is not None
         steps = plan_stages(current.full_plan, current.graph)
         kept = {(migration.app_label, migration.name) for migration, _ in current.plan}
@@ -70,7 +86,9 @@ class Command(migrate.Command):
                 self._write_step(step)
         postponed = [step for step in steps if step.key not in kept]
         if postponed:
-            self.stdout.write("Postponed until after the deploy:", self.style.MIGRATE_LABEL)
+            self.stdout.write(
+                "Postponed until after the deploy:", self.style.MIGRATE_LABEL
+            )
             for step in postponed:
                 self._write_step(step)
         if options["check_unapplied"] and current.plan:
@@ -78,11 +96,14 @@ class Command(migrate.Command):
 
     def _write_step(self, step: PlannedStep) -> None:
         self.stdout.write(
-            f"{step.migration}  [{_stage_description(step)}]", self.style.MIGRATE_HEADING
+            f"{step.migration}  [{_stage_description(step)}]",
+            self.style.MIGRATE_HEADING,
         )
         for operation in step.migration.operations:
             message, is_error = self.describe_operation(operation, step.backwards)
-            self.stdout.write("    " + message, self.style.WARNING if is_error else None)
+            self.stdout.write(
+                "    " + message, self.style.WARNING if is_error else None
+            )
 
 
 def _stage_description(step: PlannedStep) -> str:
@@ -95,4 +116,3 @@ def _stage_description(step: PlannedStep) -> str:
     if step.follows is not None:
         parts.append(f"follows {step.cause.migration}")
     return ", ".join(parts)
-

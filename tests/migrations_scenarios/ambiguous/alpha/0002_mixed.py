@@ -5,6 +5,8 @@ class Migration(migrations.Migration):
     dependencies = [("alpha", "0001_initial")]
 
     operations = [
-        migrations.AddField(model_name="author", name="rating", field=models.IntegerField(null=True)),
+        migrations.AddField(
+            model_name="author", name="rating", field=models.IntegerField(null=True)
+        ),
         migrations.RemoveField(model_name="author", name="bio"),
     ]

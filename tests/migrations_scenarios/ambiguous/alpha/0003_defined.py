@@ -9,6 +9,8 @@ class Migration(migrations.Migration):
     dependencies = [("alpha", "0002_mixed")]
 
     operations = [
-        migrations.AddField(model_name="author", name="email", field=models.TextField(null=True)),
+        migrations.AddField(
+            model_name="author", name="email", field=models.TextField(null=True)
+        ),
         migrations.RemoveField(model_name="author", name="rating"),
     ]

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alpha', '0004_set_nullable_author_name_and_more'),
+        ("alpha", "0004_set_nullable_author_name_and_more"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='author',
-            name='name',
+            model_name="author",
+            name="name",
         ),
         migrations.RemoveField(
-            model_name='author',
-            name='nickname',
+            model_name="author",
+            name="nickname",
         ),
     ]

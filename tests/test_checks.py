@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.checks import Error, run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test.utils import override_settings
+
+from syzygy import Stage
+from syzygy.checks import check_migration_stages
+
+pytestmark = pytest.mark.django_db
+
+
+def scenario(case: str, app_label: str = "alpha") -> override_settings:
+    module = f"tests.migrations_scenarios.{case}.{app_label}"
+    return override_settings(MIGRATION_MODULES={app_label: module, "beta": None})
+
+
+def test_check_reports_migrations_with_ambiguous_stage() -> None:
+    with scenario("ambiguous"):
+        errors = check_migration_stages(databases=["default"])
+    assert len(errors) == 1
+    (error,) = errors
+    assert isinstance(error, Error)
+    assert error.id == "syzygy.E001"
+    assert str(error.obj) == "alpha.0002_mixed"
+    assert "Cannot determine the stage of alpha.0002_mixed" in error.msg
+    assert error.hint is not None
+    assert "MIGRATION_STAGES_OVERRIDE" in error.hint
+
+
+def test_check_accepts_a_defined_or_configured_stage() -> None:
+    with (
+        scenario("ambiguous"),
+        override_settings(
+            MIGRATION_STAGES_FALLBACK={"alpha.0002_mixed": Stage.POST_DEPLOY}
+        ),
+    ):
+        assert check_migration_stages(databases=["default"]) == []
+
+
+def test_check_respects_app_configs() -> None:
+    with scenario("ambiguous"):
+        beta = apps.get_app_config("beta")
+        alpha = apps.get_app_config("alpha")
+        assert check_migration_stages(app_configs=[beta], databases=["default"]) == []
+        assert (
+            len(check_migration_stages(app_configs=[alpha], databases=["default"])) == 1
+        )
+
+
+def test_check_tolerates_empty_and_missing_migration_packages() -> None:
+    with scenario("empty_package"):
+        assert check_migration_stages(databases=["default"]) == []
+    with override_settings(
+        MIGRATION_MODULES={"alpha": "tests.migrations_scenarios.nowhere"}
+    ):
+        assert check_migration_stages(databases=["default"]) == []
+    with override_settings(MIGRATION_MODULES={"alpha": "tests.migrations_scenarios"}):
+        # A package of packages, no migration modules.
+        assert check_migration_stages(databases=["default"]) == []
+
+
+def test_check_runs_only_when_databases_are_checked() -> None:
+    with scenario("ambiguous"):
+        assert check_migration_stages(databases=None) == []
+        assert [error.id for error in run_checks(databases=["default"])] == [
+            "syzygy.E001"
+        ]
+        assert run_checks() == []
+
+
+@pytest.mark.parametrize("silenced", ["syzygy.E001", "migrations.0001"])
+def test_check_is_silenced_by_its_id_and_the_legacy_id(silenced: str) -> None:
+    stdout = StringIO()
+    with scenario("ambiguous"), override_settings(SILENCED_SYSTEM_CHECKS=[silenced]):
+        call_command("check", "--database", "default", stdout=stdout)
+    assert "System check identified no issues" in stdout.getvalue()
+
+
+def test_check_database_command_fails_on_ambiguous_stage() -> None:
+    with scenario("ambiguous"), pytest.raises(SystemCheckError, match=r"syzygy\.E001"):
+        call_command("check", "--database", "default")
+
+
+def test_migrate_refuses_to_run_with_ambiguous_stage(
+    use_scenario: Callable[[str], None],
+) -> None:
+    use_scenario("ambiguous")
+    with pytest.raises(SystemCheckError, match=r"alpha\.0002_mixed"):
+        call_command("migrate", "alpha", skip_checks=False, verbosity=0)

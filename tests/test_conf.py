@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.test.utils import override_settings
+
+from syzygy import Stage
+from syzygy.conf import is_third_party_app, stage_config
+
+
+def test_stage_config_reads_settings_at_call_time() -> None:
+    with override_settings(
+        MIGRATION_STAGES_OVERRIDE={"alpha.0002": Stage.POST_DEPLOY},
+        MIGRATION_STAGES_FALLBACK={"beta": "PRE_DEPLOY"},
+        MIGRATION_THIRD_PARTY_STAGES_FALLBACK="POST_DEPLOY",
+    ):
+        config = stage_config()
+    assert config.overridden("alpha", "0002") is Stage.POST_DEPLOY
+    assert config.fallen_back("beta", "0001") is Stage.PRE_DEPLOY
+    assert config.third_party_fallback is Stage.POST_DEPLOY
+
+
+def test_stage_config_defaults() -> None:
+    config = stage_config()
+    assert config.override == {}
+    assert config.fallback == {}
+    assert config.third_party_fallback is Stage.PRE_DEPLOY
+
+
+def test_third_party_apps_are_those_under_site_packages() -> None:
+    assert is_third_party_app(apps.get_app_config("contenttypes"))
+    assert not is_third_party_app(apps.get_app_config("alpha"))
+    assert {"contenttypes", "auth"} <= stage_config().third_party_apps
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "MIGRATION_STAGES_OVERRIDE",
+            [("alpha", Stage.PRE_DEPLOY)],
+            "MIGRATION_STAGES_OVERRIDE must be a dict mapping 'app_label' or "
+            "'app_label.migration_name' to a stage, not list.",
+        ),
+        (
+            "MIGRATION_STAGES_FALLBACK",
+            {"alpha": "pre"},
+            "MIGRATION_STAGES_FALLBACK['alpha'] is 'pre', which is not a stage; "
+            "accepted values are syzygy.Stage.PRE_DEPLOY or "
+            "syzygy.Stage.POST_DEPLOY (or the strings 'PRE_DEPLOY' and 'POST_DEPLOY').",
+        ),
+        (
+            "MIGRATION_STAGES_OVERRIDE",
+            {"alpha.0001": None},
+            "MIGRATION_STAGES_OVERRIDE['alpha.0001'] is None, which is not a stage",
+        ),
+        (
+            "MIGRATION_STAGES_OVERRIDE",
+            {"alpha.0001.extra": Stage.PRE_DEPLOY},
+            "MIGRATION_STAGES_OVERRIDE has the key 'alpha.0001.extra'; keys must be "
+            "'app_label' or 'app_label.migration_name'.",
+        ),
+        (
+            "MIGRATION_STAGES_FALLBACK",
+            {("alpha", "0001"): Stage.PRE_DEPLOY},
+            "MIGRATION_STAGES_FALLBACK has the key ('alpha', '0001')",
+        ),
+        (
+            "MIGRATION_THIRD_PARTY_STAGES_FALLBACK",
+            True,
+            "MIGRATION_THIRD_PARTY_STAGES_FALLBACK is True, which is not a stage",
+        ),
+    ],
+)
+def test_invalid_stage_settings_name_the_setting_and_accepted_values(
+    setting: str, value: Any, message: str
+) -> None:
+    with (
+        override_settings(**{setting: value}),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        stage_config()
+    assert message in str(raised.value)
+
+
+def test_invalid_stage_settings_fail_at_start_up() -> None:
+    with (
+        override_settings(MIGRATION_STAGES_OVERRIDE={"alpha": 1}),
+        pytest.raises(
+            ImproperlyConfigured, match=r"MIGRATION_STAGES_OVERRIDE\['alpha'\]"
+        ),
+    ):
+        apps.get_app_config("syzygy").ready()

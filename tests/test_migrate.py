@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+from django.test.utils import override_settings
+
+from syzygy import Stage
+
+from .catalogue import table_columns, table_names
+
+Scenario = Callable[[str], None]
+
+
+def migrate(*args: str, **options: Any) -> str:
+    stdout = StringIO()
+    call_command("migrate", *args, stdout=stdout, no_color=True, **options)
+    return stdout.getvalue()
+
+
+def applied(app_label: str) -> list[str]:
+    recorder = MigrationRecorder(connection)
+    return sorted(
+        name for app, name in recorder.applied_migrations() if app == app_label
+    )
+
+
+def test_pre_deploy_applies_pre_deploy_migrations_only(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    output = migrate("alpha", pre_deploy=True)
+    assert applied("alpha") == ["0001_initial", "0002_author_rating"]
+    assert "bio" in table_columns("alpha_author")
+    assert (
+        "Postponed until after the deploy:\n  alpha.0003_remove_author_bio\n" in output
+    )
+    # The next deploy step applies the rest.
+    output = migrate("alpha")
+    assert applied("alpha") == [
+        "0001_initial",
+        "0002_author_rating",
+        "0003_remove_author_bio",
+    ]
+    assert "bio" not in table_columns("alpha_author")
+    assert "Postponed" not in output
+
+
+def test_pre_deploy_is_idempotent(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", pre_deploy=True)
+    output = migrate("alpha", pre_deploy=True)
+    assert "No migrations to apply." in output
+    assert applied("alpha") == ["0001_initial", "0002_author_rating"]
+
+
+def test_pre_deploy_reverting_postpones_pre_deploy_migrations(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("staged")
+    migrate("alpha")
+    # Reverting the removal restores the column before the old code returns;
+    # reverting the addition waits for the new code to be gone.
+    migrate("alpha", "0001", pre_deploy=True)
+    assert applied("alpha") == ["0001_initial", "0002_author_rating"]
+    assert "bio" in table_columns("alpha_author")
+    assert "rating" in table_columns("alpha_author")
+    migrate("alpha", "0001")
+    assert applied("alpha") == ["0001_initial"]
+
+
+def test_pre_deploy_plan_shows_stages_and_postponed_migrations(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("staged")
+    migrate("alpha", "0001")
+    output = migrate("alpha", pre_deploy=True, plan=True)
+    assert output == (
+        "Planned operations:\n"
+        "alpha.0002_author_rating  [pre-deploy, inferred]\n"
+        "    Add field rating to author\n"
+        "Postponed until after the deploy:\n"
+        "alpha.0003_remove_author_bio  [post-deploy, inferred]\n"
+        "    Remove field bio from author\n"
+    )
+    assert applied("alpha") == ["0001_initial"]
+
+
+def test_plan_shows_stage_origins(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    with override_settings(
+        MIGRATION_STAGES_OVERRIDE={"alpha.0001_initial": Stage.PRE_DEPLOY},
+        MIGRATION_STAGES_FALLBACK={"alpha": Stage.POST_DEPLOY},
+    ):
+        output = migrate("alpha", plan=True)
+    assert "alpha.0001_initial  [pre-deploy, override]\n" in output
+    assert "alpha.0002_author_rating  [pre-deploy, inferred]\n" in output
+    assert "alpha.0003_remove_author_bio  [post-deploy, inferred]\n" in output
+    assert "Postponed" not in output
+
+
+def test_plan_shows_defined_and_ambiguous_stages(use_scenario: Scenario) -> None:
+    use_scenario("ambiguous")
+    output = migrate("alpha", plan=True)
+    assert "alpha.0002_mixed  [ambiguous stage]\n" in output
+    assert "alpha.0003_defined  [post-deploy, defined]\n" in output
+
+
+def test_plan_shows_reverted_stages(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha")
+    output = migrate("alpha", "0001", plan=True)
+    assert (
+        "alpha.0003_remove_author_bio  "
+        "[pre-deploy, reverting a post-deploy migration, inferred]\n"
+    ) in output
+    assert (
+        "alpha.0002_author_rating  "
+        "[post-deploy, reverting a pre-deploy migration, inferred]\n"
+    ) in output
+    assert "    Undo Remove field bio from author\n" in output
+
+
+def test_plan_shows_migrations_following_the_plan(use_scenario: Scenario) -> None:
+    use_scenario("stageless")
+    migrate("alpha", "0001")
+    output = migrate("alpha", plan=True, pre_deploy=True)
+    assert (
+        "alpha.0003_checkpoint  [post-deploy, no operations, follows "
+        "alpha.0002_remove_author_bio]\n"
+    ) in output
+
+
+def test_plan_with_check_exits_non_zero_when_migrations_are_pending(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("staged")
+    migrate("alpha", "0002")
+    with pytest.raises(SystemExit) as exited:
+        migrate("alpha", plan=True, check_unapplied=True)
+    assert exited.value.code == 1
+    # Nothing is pending before the deploy.
+    migrate("alpha", plan=True, check_unapplied=True, pre_deploy=True)
+
+
+def test_plan_without_pending_migrations(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", pre_deploy=True)
+    output = migrate("alpha", plan=True, pre_deploy=True)
+    assert output.startswith(
+        "Planned operations:\n  No planned migration operations.\n"
+    )
+    assert "alpha.0003_remove_author_bio  [post-deploy, inferred]" in output
+
+
+def test_pre_deploy_rejects_a_plan_that_depends_on_a_postponed_migration(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("cross_app")
+    migrate("alpha", "0001")
+    migrate("beta", "0001")
+    for options in ({}, {"plan": True}):
+        with pytest.raises(CommandError) as raised:
+            migrate(pre_deploy=True, **options)
+        message = str(raised.value)
+        assert "applying beta.0002_book_pages runs pre-deploy (inferred" in message
+        assert (
+            "depends on applying alpha.0002_remove_author_bio, which runs post-deploy"
+            in (message)
+        )
+    # Nothing was applied.
+    assert applied("alpha") == ["0001_initial"]
+    assert applied("beta") == ["0001_initial"]
+
+
+def test_pre_deploy_reports_ambiguous_stage_as_command_error(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("ambiguous")
+    migrate("alpha", "0001")
+    with pytest.raises(
+        CommandError, match=r"Cannot determine the stage of alpha\.0002_mixed"
+    ):
+        migrate("alpha", pre_deploy=True)
+    assert applied("alpha") == ["0001_initial"]
+
+
+@pytest.fixture
+def unrecorded_database(transactional_db: None) -> Iterator[None]:
+    """Make the database look like no migration was ever applied to it."""
+    recorder = MigrationRecorder(connection)
+    rows = list(recorder.migration_qs.values_list("app", "name", "applied"))
+    recorder.migration_qs.all().delete()
+    try:
+        yield
+    finally:
+        recorder.migration_qs.bulk_create(
+            recorder.Migration(app=app, name=name, applied=at) for app, name, at in rows
+        )
+
+
+def test_pre_deploy_applies_the_whole_plan_on_a_database_without_recorded_migrations(
+    use_scenario: Scenario, unrecorded_database: None
+) -> None:
+    use_scenario("staged")
+    output = migrate("alpha", pre_deploy=True, plan=True)
+    assert output.startswith(
+        "No migration is recorded on database 'default': there is no deployed "
+        "code to protect, so the whole plan is applied.\n"
+    )
+    assert "alpha.0003_remove_author_bio  [post-deploy, inferred]" in output
+    assert "Postponed" not in output
+    migrate("alpha", pre_deploy=True)
+    assert applied("alpha") == [
+        "0001_initial",
+        "0002_author_rating",
+        "0003_remove_author_bio",
+    ]
+    assert "alpha_author" in table_names()
