@@ -24,8 +24,8 @@ html_title = f"syzygy {release}"
 
 
 def setup(app: Sphinx) -> None:
-    """Add the ``setting`` directive and role, as Django's documentation has."""
-    app.add_object_type(
+    """Add the ``setting`` target and role, as Django's documentation has."""
+    app.add_crossref_type(
         directivename="setting",
         rolename="setting",
         indextemplate="pair: %s; setting",

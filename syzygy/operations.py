@@ -161,7 +161,8 @@ class _DeclaredFieldAlteration(AlterField):
 
     @staticmethod
     def altered_field(field: AnyField) -> AnyField:
-        raise NotImplementedError
+        """Return the field the column gets, derived from the declared one."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
 
     def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         name, args, kwargs = super().deconstruct()

@@ -64,6 +64,19 @@ def test_check_tolerates_empty_and_missing_migration_packages() -> None:
     with override_settings(MIGRATION_MODULES={"alpha": "tests.migrations_scenarios"}):
         # A package of packages, no migration modules.
         assert check_migration_stages(databases=["default"]) == []
+    with override_settings(MIGRATION_MODULES={"alpha": None}):
+        assert check_migration_stages(databases=["default"]) == []
+    with scenario("namespace"):
+        # A directory without __init__.py, as left by switching branches.
+        assert check_migration_stages(databases=["default"]) == []
+    with override_settings(MIGRATION_MODULES={"alpha": "tests.catalogue"}):
+        assert check_migration_stages(databases=["default"]) == []
+
+
+def test_check_leaves_modules_without_migration_to_django() -> None:
+    with scenario("broken"):
+        errors = check_migration_stages(databases=["default"])
+    assert [str(error.obj) for error in errors] == ["alpha.0002_mixed"]
 
 
 def test_check_runs_only_when_databases_are_checked() -> None:

@@ -37,6 +37,18 @@ def test_deploy_stage_restores_exactly_the_executor_it_replaced() -> None:
     assert django_migrate.MigrationExecutor is MigrationExecutor
 
 
+def test_deploy_stage_keeps_a_stage_aware_executor_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class OtherExecutor(StageAwareMigrationExecutor):
+        pass
+
+    monkeypatch.setattr(django_migrate, "MigrationExecutor", OtherExecutor)
+    with deploy_stage(Stage.PRE_DEPLOY):
+        assert django_migrate.MigrationExecutor is OtherExecutor
+    assert django_migrate.MigrationExecutor is OtherExecutor
+
+
 def test_deploy_stage_keeps_an_executor_installed_by_another_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
