@@ -19,6 +19,7 @@ from .plan import migration_stage
 
 __all__ = ("check_migration_stages",)
 
+ID = "syzygy.E001"
 # django-syzygy 1.x reported ambiguous stages under this id.
 LEGACY_ID = "migrations.0001"
 
@@ -34,7 +35,8 @@ def check_migration_stages(
     never does; like Django's database checks it runs when databases are
     checked: ``migrate``, ``check --database``, and the test runner.
     """
-    if databases is None or LEGACY_ID in settings.SILENCED_SYSTEM_CHECKS:
+    silenced = settings.SILENCED_SYSTEM_CHECKS
+    if databases is None or ID in silenced or LEGACY_ID in silenced:
         return []
     config = conf.stage_config()
     errors: list[CheckMessage] = []
@@ -55,7 +57,7 @@ def check_migration_stages(
                             "MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK."
                         ),
                         obj=migration,
-                        id="syzygy.E001",
+                        id=ID,
                     )
                 )
     return errors

@@ -110,5 +110,10 @@ def _site_packages() -> tuple[Path, ...]:
 
 def is_third_party_app(app_config: AppConfig) -> bool:
     """Return whether the app is installed under a site-packages directory."""
-    path = Path(app_config.path).resolve()
-    return any(path.is_relative_to(directory) for directory in _site_packages())
+    return _is_under_site_packages(app_config.path)
+
+
+@cache
+def _is_under_site_packages(path: str) -> bool:
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(directory) for directory in _site_packages())

@@ -16,19 +16,36 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
-from .plan import Plan, pre_deploy_plan
+from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
 __all__ = ("StageAwareMigrationExecutor", "deploy_stage", "has_recorded_migrations")
 
 
+class PlanProbed(Exception):
+    """Stop a ``migrate`` run that was only asked for its plan."""
+
+
 @dataclass
 class DeployStage:
-    """The stage a ``migrate`` run applies, and the plan its executor made."""
+    """The stage a ``migrate`` run applies, and the plan its executor made.
+
+    A probing run stops with ``PlanProbed`` as soon as the plan is known.
+    """
 
     stage: Stage
+    probe: bool = False
     full_plan: Plan | None = None
     plan: Plan | None = None
     graph: MigrationGraph | None = field(default=None, repr=False)
+    steps: list[PlannedStep] | None = field(default=None, repr=False)
+
+    def planned_steps(self) -> list[PlannedStep]:
+        """Return every step of the full plan with its stage."""
+        assert self.full_plan is not None
+        assert self.graph is not None
+        if self.steps is None:
+            self.steps = plan_stages(self.full_plan, self.graph)
+        return self.steps
 
 
 _current: ContextVar[DeployStage | None] = ContextVar(
@@ -47,8 +64,11 @@ class StageAwareMigrationExecutor(MigrationExecutor):
             return plan
         current.full_plan, current.graph = plan, self.loader.graph
         if current.stage is Stage.PRE_DEPLOY:
-            plan = pre_deploy_plan(plan, self.loader.graph)
+            steps = pre_deploy_steps(current.planned_steps(), self.loader.graph)
+            plan = [(step.migration, step.backwards) for step in steps]
         current.plan = plan
+        if current.probe:
+            raise PlanProbed
         return plan
 
 
@@ -93,7 +113,7 @@ _swap = _ExecutorSwap()
 
 
 @contextmanager
-def deploy_stage(stage: Stage) -> Iterator[DeployStage]:
+def deploy_stage(stage: Stage, *, probe: bool = False) -> Iterator[DeployStage]:
     """Make ``migrate`` plan for ``stage`` in this context (thread, task).
 
     The executor class of the ``migrate`` command is swapped while at least
@@ -101,7 +121,7 @@ def deploy_stage(stage: Stage) -> Iterator[DeployStage]:
     which stage applies is read from a context variable, so concurrent runs
     never see each other's stage.
     """
-    current = DeployStage(stage)
+    current = DeployStage(stage, probe)
     token = _current.set(current)
     _swap.enter()
     try:

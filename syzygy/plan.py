@@ -29,6 +29,7 @@ __all__ = (
     "operation_stage",
     "plan_stages",
     "pre_deploy_plan",
+    "pre_deploy_steps",
 )
 
 Plan: TypeAlias = list[tuple[Migration, bool]]
@@ -210,12 +211,12 @@ def _first_postponed(
     return None
 
 
-def pre_deploy_plan(
-    plan: Iterable[tuple[Migration, bool]],
+def pre_deploy_steps(
+    steps: list[PlannedStep],
     graph: MigrationGraph,
     config: conf.StageConfig | None = None,
-) -> Plan:
-    """Return the steps of ``plan`` to run before the new code is deployed.
+) -> list[PlannedStep]:
+    """Return the steps to run before the new code is deployed.
 
     Post-deploy steps are postponed. Raise ``AmbiguousStage`` for a migration
     of unknown stage and ``AmbiguousPlan`` for a pre-deploy step that depends
@@ -223,9 +224,8 @@ def pre_deploy_plan(
     """
     if config is None:
         config = conf.stage_config()
-    steps = plan_stages(plan, graph, config)
     by_key = {step.key: step for step in steps}
-    kept: Plan = []
+    kept = []
     for step in steps:
         if step.origin is Origin.AMBIGUOUS:
             # Raise the message that explains the ambiguity.
@@ -237,8 +237,23 @@ def pre_deploy_plan(
         )
         if postponed is not None:
             raise AmbiguousPlan(_ambiguous_plan_message(step, postponed, config))
-        kept.append((step.migration, step.backwards))
+        kept.append(step)
     return kept
+
+
+def pre_deploy_plan(
+    plan: Iterable[tuple[Migration, bool]],
+    graph: MigrationGraph,
+    config: conf.StageConfig | None = None,
+) -> Plan:
+    """Return the part of ``plan`` to run before the new code is deployed.
+
+    See ``pre_deploy_steps`` for the rules and the errors.
+    """
+    if config is None:
+        config = conf.stage_config()
+    steps = pre_deploy_steps(plan_stages(plan, graph, config), graph, config)
+    return [(step.migration, step.backwards) for step in steps]
 
 
 def _describe(step: PlannedStep) -> str:

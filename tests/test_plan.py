@@ -474,3 +474,11 @@ def test_pre_deploy_plan_properties_over_random_graphs(
     kept_set = set(kept_keys)
     for key in kept_keys:
         assert requirements(key) <= kept_set
+
+
+def test_pre_deploy_plan_reads_the_stage_settings() -> None:
+    remove = make_migration("alpha", "0002", POST_OPERATION)
+    graph = make_graph(remove)
+    assert pre_deploy_plan([(remove, False)], graph) == []
+    with override_settings(MIGRATION_STAGES_OVERRIDE={"alpha.0002": "PRE_DEPLOY"}):
+        assert names(pre_deploy_plan([(remove, False)], graph)) == ["alpha.0002"]

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
-from io import StringIO
+from contextlib import suppress
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser, OutputWrapper
+from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate
 from django.db import connections
 
 from syzygy.constants import Stage
 from syzygy.exceptions import AmbiguousPlan, AmbiguousStage
-from syzygy.executor import DeployStage, deploy_stage, has_recorded_migrations
-from syzygy.plan import Origin, PlannedStep, inverted, plan_stages
+from syzygy.executor import (
+    DeployStage,
+    PlanProbed,
+    deploy_stage,
+    has_recorded_migrations,
+)
+from syzygy.plan import Origin, PlannedStep, inverted
 
 
 class Command(migrate.Command):
@@ -42,7 +47,7 @@ class Command(migrate.Command):
                 )
             stage = Stage.POST_DEPLOY
         try:
-            with deploy_stage(stage) as current:
+            with deploy_stage(stage, probe=options["plan"]) as current:
                 if options["plan"]:
                     self._show_plan(current, *args, **options)
                 else:
@@ -67,16 +72,11 @@ class Command(migrate.Command):
 
     def _show_plan(self, current: DeployStage, *args: Any, **options: Any) -> None:
         """Print the plan, each migration with its stage and the stage's origin."""
-        # Let Django work out the plan from the options, printing nothing.
-        stdout, self.stdout = self.stdout, OutputWrapper(StringIO())
-        try:
-            super().handle(*args, **{**options, "check_unapplied": False})
-        finally:
-            self.stdout = stdout
+        # Django works out the plan from the options; the probe stops it there.
+        with suppress(PlanProbed):
+            super().handle(*args, **options)
         assert current.plan is not None
-        assert current.full_plan is not None
-        assert current.graph is not None
-        steps = plan_stages(current.full_plan, current.graph)
+        steps = current.planned_steps()
         kept = {(migration.app_label, migration.name) for migration, _ in current.plan}
         self.stdout.write("Planned operations:", self.style.MIGRATE_LABEL)
         if not current.plan:
