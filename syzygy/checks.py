@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pkgutil
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import import_module
 from typing import Any
@@ -78,11 +78,25 @@ def _disk_migrations(app_config: AppConfig) -> Iterator[Migration]:
     # A namespace package or a plain module holds no migrations.
     if getattr(module, "__file__", None) is None or not hasattr(module, "__path__"):
         return
-    for _, name, is_package in pkgutil.iter_modules(module.__path__):
-        if is_package or name[0] in "_~":
-            continue
+    for name in sorted(_module_names(module.__path__)):
         try:
             migration_class = import_module(f"{module_name}.{name}").Migration
         except (ImportError, AttributeError):
             continue
         yield migration_class(name, app_config.label)
+
+
+def _module_names(paths: Iterable[str]) -> set[str]:
+    """Return the names of the Python modules of a package's directories.
+
+    Like Django's loader, skip names starting with ``_`` or ``~``; scanning
+    the directories is much cheaper than ``pkgutil.iter_modules``.
+    """
+    names = set()
+    for path in paths:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                name, extension = os.path.splitext(entry.name)
+                if extension == ".py" and name[0] not in "_~" and entry.is_file():
+                    names.add(name)
+    return names
