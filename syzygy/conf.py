@@ -117,3 +117,15 @@ def is_third_party_app(app_config: AppConfig) -> bool:
 def _is_under_site_packages(path: str) -> bool:
     resolved = Path(path).resolve()
     return any(resolved.is_relative_to(directory) for directory in _site_packages())
+
+
+def makemigrations_on_ambiguous() -> str:
+    """Return what a non-interactive ``makemigrations`` does with changes that
+    can't be split into one pre-deploy and one post-deploy migration."""
+    setting = "SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS"
+    value = getattr(settings, setting, "continue")
+    if value not in {"continue", "abort"}:
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}; accepted values are 'continue' and 'abort'."
+        )
+    return str(value)

@@ -71,11 +71,12 @@ class _StagedOperation(Operation):
         return name, args, {**kwargs, "stage": self.stage}
 
     def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
-        # Merging with, or moving across, an operation of the other stage
-        # would change when it runs.
-        if operation_stage(operation) is not self.stage:
+        reduced = super().reduce(operation, app_label)
+        # Merging with an operation of the other stage would change when it
+        # runs; moving across one that doesn't touch the same thing is fine.
+        if isinstance(reduced, list) and operation_stage(operation) is not self.stage:
             return False
-        return super().reduce(operation, app_label)
+        return reduced
 
 
 class AlterField(_StagedOperation, operations.AlterField):

@@ -27,6 +27,7 @@ __all__ = (
     "inverted",
     "migration_stage",
     "operation_stage",
+    "partition_operations",
     "plan_stages",
     "pre_deploy_plan",
     "pre_deploy_steps",
@@ -114,6 +115,32 @@ def operation_stage(operation: Operation) -> Stage:
     if isinstance(operation, (RemoveField, DeleteModel)):
         return Stage.POST_DEPLOY
     return Stage.PRE_DEPLOY
+
+
+def partition_operations(
+    operations: Iterable[Operation], app_label: str
+) -> tuple[list[Operation], list[Operation]]:
+    """Split ``operations`` into the pre-deploy and the post-deploy ones.
+
+    A pre-deploy operation that follows post-deploy ones moves before them if
+    it can be moved across each of them (as Django's optimizer decides);
+    otherwise raise ``AmbiguousStage``.
+    """
+    pre_deploy: list[Operation] = []
+    post_deploy: list[Operation] = []
+    for operation in operations:
+        if operation_stage(operation) is Stage.POST_DEPLOY:
+            post_deploy.append(operation)
+        elif all(
+            earlier.reduce(operation, app_label) is True for earlier in post_deploy
+        ):
+            pre_deploy.append(operation)
+        else:
+            raise AmbiguousStage(
+                f"{operation.describe()} must run after a post-deploy operation "
+                f"of app '{app_label}' but is a pre-deploy operation."
+            )
+    return pre_deploy, post_deploy
 
 
 def migration_stage(

@@ -3,13 +3,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from importlib.util import find_spec
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test.utils import override_settings
+
+from .makemigrations_harness import Case
+from .makemigrations_harness import makemigrations_case as open_case
 
 TEST_APPS = ("alpha", "beta")
 
@@ -70,3 +75,12 @@ def use_scenario(
                     )
     for override in reversed(overrides):
         override.disable()
+
+
+@pytest.fixture
+def makemigrations_case(
+    tmp_path: Path, transactional_db: None
+) -> Iterator[Callable[[str], Case]]:
+    """Install a case of tests/makemigrations_cases/ (see the harness)."""
+    with ExitStack() as stack:
+        yield lambda label: stack.enter_context(open_case(label, tmp_path))

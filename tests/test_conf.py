@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
 
 from syzygy import Stage
-from syzygy.conf import is_third_party_app, stage_config
+from syzygy.conf import is_third_party_app, makemigrations_on_ambiguous, stage_config
 
 
 def test_stage_config_reads_settings_at_call_time() -> None:
@@ -94,3 +94,18 @@ def test_invalid_stage_settings_fail_at_start_up() -> None:
         ),
     ):
         apps.get_app_config("syzygy").ready()
+
+
+def test_makemigrations_on_ambiguous_setting() -> None:
+    assert makemigrations_on_ambiguous() == "continue"
+    with override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS="abort"):
+        assert makemigrations_on_ambiguous() == "abort"
+    with (
+        override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS=False),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        makemigrations_on_ambiguous()
+    assert str(raised.value) == (
+        "SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS is False; accepted values are "
+        "'continue' and 'abort'."
+    )

@@ -7,6 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate
 from django.db import connections
 
+from syzygy.autodetector import MigrationAutodetector
 from syzygy.constants import Stage
 from syzygy.exceptions import AmbiguousPlan, AmbiguousStage
 from syzygy.executor import (
@@ -19,6 +20,8 @@ from syzygy.plan import Origin, PlannedStep, inverted
 
 
 class Command(migrate.Command):
+    # Django checks that migrate and makemigrations detect changes alike.
+    autodetector = MigrationAutodetector
     help = (
         "Updates database schema. With --pre-deploy, applies only the "
         "migrations that must run before the new code is deployed."

@@ -1,0 +1,318 @@
+"""The stage-aware migration autodetector.
+
+It splits changes that would break the code deployed during a rolling deploy
+into a pre-deploy and a post-deploy migration, and asks its questioner when
+it can't decide; it never prints nor exits.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from django.db import models
+from django.db.migrations import operations
+from django.db.migrations.autodetector import (
+    MigrationAutodetector as DjangoMigrationAutodetector,
+)
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.questioner import MigrationQuestioner
+from django.db.migrations.state import ProjectState
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from .constants import Stage
+from .exceptions import AmbiguousStage
+from .operations import (
+    AddField,
+    AlterField,
+    PostAddField,
+    PreRemoveField,
+    RenameField,
+    RenameModel,
+)
+from .plan import partition_operations
+from .questioner import NULLABLE, StageQuestionerMixin, stage_questioner
+
+__all__ = (
+    "MakemigrationsAborted",
+    "MigrationAutodetector",
+    "StageAwareAutodetectorMixin",
+)
+
+# Operations of this pseudo-app only serve to make Django's migration
+# builder cut an app's operations into a pre-deploy and a post-deploy
+# migration; its migrations are dropped before anything is written.
+STAGE_BOUNDARY_APP = "__syzygy_stage_boundary__"
+
+
+class MakemigrationsAborted(Exception):
+    """The user (or the non-interactive default) chose not to write migrations.
+
+    The message says why and what to do instead.
+    """
+
+
+class _StageBoundary(Operation):
+    """Stand between the pre-deploy and post-deploy operations of an app."""
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass  # pragma: no cover - never applied, dropped before writing
+
+
+class _BoundaryDependency(NamedTuple):
+    """A dependency on one given operation, of the boundary app or of a real one."""
+
+    app_label: str
+    operation: Operation
+
+
+def _column(field: models.Field[Any, Any], name: str) -> str:
+    """Return the column of a field of a model state."""
+    if field.db_column:
+        return str(field.db_column)
+    return f"{name}_id" if field.many_to_one or field.one_to_one else name
+
+
+def _is_timestamp_default(field: models.Field[Any, Any]) -> bool:
+    if not isinstance(field, models.DateTimeField):
+        return False
+    return bool(field.auto_now or field.auto_now_add or field.default is timezone.now)
+
+
+class StageAwareAutodetectorMixin:
+    """Make Django's autodetector write migrations safe for rolling deploys.
+
+    Mix into ``MigrationAutodetector`` (or a subclass another package
+    provides) before it.
+    """
+
+    questioner: MigrationQuestioner
+    stage_questions: StageQuestionerMixin
+    from_state: ProjectState
+    to_state: ProjectState
+    generated_operations: dict[str, list[Operation]]
+    migrations: dict[str, list[Any]]
+
+    def __init__(
+        self,
+        from_state: ProjectState,
+        to_state: ProjectState,
+        questioner: MigrationQuestioner | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(from_state, to_state, questioner, *args, **kwargs)  # type: ignore[call-arg]
+        # Django's own questions go to the same questioner.
+        self.questioner = self.stage_questions = stage_questioner(self.questioner)
+
+    # Rules that change single operations.
+
+    def add_operation(
+        self,
+        app_label: str,
+        operation: Operation,
+        dependencies: Iterable[Any] | None = None,
+        beginning: bool = False,
+    ) -> None:
+        if type(operation) is operations.RenameField:
+            operation = self._staged_rename_field(app_label, operation)
+        elif type(operation) is operations.RenameModel:
+            operation = self._staged_rename_model(app_label, operation)
+        elif type(operation) is operations.AlterField:
+            operation = self._staged_alter_field(app_label, operation)
+        super().add_operation(app_label, operation, dependencies, beginning)  # type: ignore[misc]
+
+    def _staged_alter_field(
+        self, app_label: str, operation: operations.AlterField
+    ) -> Operation:
+        old_field = self.from_state.models[
+            app_label, operation.model_name_lower
+        ].get_field(operation.name)
+        if not (old_field.null and not operation.field.null):
+            return operation
+        # Old code may still write NULLs until it is gone.
+        return AlterField(
+            operation.model_name,
+            operation.name,
+            operation.field,
+            stage=Stage.POST_DEPLOY,
+            preserve_default=operation.preserve_default,
+        )
+
+    def _staged_rename_field(
+        self, app_label: str, operation: operations.RenameField
+    ) -> Operation:
+        old_field = self.from_state.models[
+            app_label, operation.model_name_lower
+        ].get_field(operation.old_name)
+        new_field = self.to_state.models[
+            app_label, operation.model_name_lower
+        ].get_field(operation.new_name)
+        old_column = _column(old_field, operation.old_name)
+        if old_column == _column(new_field, operation.new_name):
+            return operation  # Only the Python name changes.
+        model = f"{app_label}.{operation.model_name}"
+        stage = self.stage_questions.ask_rename_stage(
+            f"Renaming the field {model}.{operation.old_name} renames its column: "
+            "the code deployed before or after the rename fails while the other "
+            "runs.",
+            (
+                f"Quit, and keep the column instead: add "
+                f"db_column='{old_column}' to "
+                f"{model}.{operation.new_name}",
+                f"Rename pre-deploy: the deployed code doesn't use "
+                f"{model}.{operation.old_name}",
+                f"Rename post-deploy: the new code doesn't use "
+                f"{model}.{operation.new_name} until then",
+            ),
+        )
+        if stage is None:
+            raise MakemigrationsAborted(
+                f"Renaming {model}.{operation.old_name} to {operation.new_name} "
+                f"renames a column in use. To rename it safely, either keep the "
+                f"column with db_column='{old_column}' "
+                f"on {model}.{operation.new_name}, or: add {operation.new_name} as a "
+                f"new field, deploy code that writes both fields, copy the values "
+                f"over, deploy code that only uses {operation.new_name}, then remove "
+                f"{operation.old_name}."
+            )
+        return RenameField(
+            operation.model_name, operation.old_name, operation.new_name, stage
+        )
+
+    def _staged_rename_model(
+        self, app_label: str, operation: operations.RenameModel
+    ) -> Operation:
+        old_table = self._db_table(self.from_state, app_label, operation.old_name_lower)
+        new_table = self._db_table(self.to_state, app_label, operation.new_name_lower)
+        if old_table == new_table:
+            return operation  # Only the Python name changes.
+        old_model = f"{app_label}.{operation.old_name}"
+        new_model = f"{app_label}.{operation.new_name}"
+        stage = self.stage_questions.ask_rename_stage(
+            f"Renaming the model {old_model} to {operation.new_name} renames its "
+            f"table {old_table}: the code deployed before or after the rename fails "
+            "while the other runs.",
+            (
+                f"Quit, and keep the table instead: set db_table = '{old_table}' in "
+                f"the Meta of {new_model}",
+                f"Rename pre-deploy: the deployed code doesn't use {old_model}",
+                f"Rename post-deploy: the new code doesn't use {new_model} until then",
+            ),
+        )
+        if stage is None:
+            raise MakemigrationsAborted(
+                f"Renaming {old_model} to {operation.new_name} renames the table "
+                f"{old_table}, which the deployed code uses. Set "
+                f"db_table = '{old_table}' in the Meta of {new_model} to keep it."
+            )
+        return RenameModel(operation.old_name, operation.new_name, stage)
+
+    @staticmethod
+    def _db_table(state: ProjectState, app_label: str, model_name: str) -> str:
+        model_state = state.models[app_label, model_name]
+        return str(model_state.options.get("db_table") or f"{app_label}_{model_name}")
+
+    # Rules that split one change into a pre-deploy and a post-deploy operation.
+
+    def _generate_added_field(
+        self, app_label: str, model_name: str, field_name: str
+    ) -> None:
+        super()._generate_added_field(app_label, model_name, field_name)  # type: ignore[misc]
+        added = self.generated_operations[app_label][-1]
+        assert isinstance(added, operations.AddField)
+        field = added.field
+        if field.null or field.many_to_many or field.has_db_default():
+            return
+        # Old code inserts rows without the column: it needs a database default.
+        declared = field
+        if _is_timestamp_default(field):
+            field = field.clone()
+            field.db_default = Now()
+        elif callable(field.default):
+            self.stage_questions.warn(
+                f"{app_label}.{model_name}.{field_name} has a callable default "
+                f"({getattr(field.default, '__qualname__', field.default)}): it is "
+                "computed once, so every existing row, and every row the deployed "
+                "code inserts until the post-deploy migration, gets the same value."
+            )
+        pre = AddField(added.model_name, added.name, field, added.preserve_default)
+        pre._auto_deps = added._auto_deps  # type: ignore[attr-defined]
+        self.generated_operations[app_label][-1] = pre
+        post = PostAddField(
+            added.model_name, added.name, declared, added.preserve_default
+        )
+        super().add_operation(  # type: ignore[misc]
+            app_label,
+            post,
+            dependencies=[_BoundaryDependency(app_label, pre)],
+        )
+
+    def _generate_removed_field(
+        self, app_label: str, model_name: str, field_name: str
+    ) -> None:
+        field = self.from_state.models[app_label, model_name].get_field(field_name)
+        # New code inserts rows without the column: it needs a database
+        # default or to be NULLable.
+        if not (field.null or field.many_to_many or field.has_db_default()):
+            if not field.has_default():
+                default = self.stage_questions.ask_remove_default(
+                    app_label, model_name, field_name
+                )
+                field = field.clone()
+                if default is NULLABLE:
+                    field.null = True
+                else:
+                    field.default = default
+            self.add_operation(app_label, PreRemoveField(model_name, field_name, field))
+        super()._generate_removed_field(app_label, model_name, field_name)  # type: ignore[misc]
+
+    # Cutting each app's operations into one pre-deploy and one post-deploy
+    # migration.
+
+    def check_dependency(self, operation: Operation, dependency: Any) -> bool:
+        if isinstance(dependency, _BoundaryDependency):
+            return operation is dependency.operation
+        return super().check_dependency(operation, dependency)  # type: ignore[misc,no-any-return]
+
+    def _build_migration_list(self, graph: Any = None) -> None:
+        for app_label, app_operations in list(self.generated_operations.items()):
+            try:
+                pre_deploy, post_deploy = partition_operations(
+                    app_operations, app_label
+                )
+            except AmbiguousStage:
+                descriptions = [operation.describe() for operation in app_operations]
+                if not self.stage_questions.ask_unpartitioned(app_label, descriptions):
+                    raise MakemigrationsAborted(
+                        f"The changes of app '{app_label}' can't be split into one "
+                        "pre-deploy and one post-deploy migration. Make them in "
+                        "several steps: run makemigrations after each."
+                    ) from None
+                continue
+            if not (pre_deploy and post_deploy):
+                continue
+            self.generated_operations[app_label] = pre_deploy + post_deploy
+            boundary = _StageBoundary()
+            super().add_operation(  # type: ignore[misc]
+                STAGE_BOUNDARY_APP,
+                boundary,
+                dependencies=[_BoundaryDependency(app_label, pre_deploy[-1])],
+            )
+            post_deploy[0]._auto_deps.append(  # type: ignore[attr-defined]
+                _BoundaryDependency(STAGE_BOUNDARY_APP, boundary)
+            )
+        super()._build_migration_list(graph)  # type: ignore[misc]
+        if self.migrations.pop(STAGE_BOUNDARY_APP, None):
+            for migration in itertools.chain.from_iterable(self.migrations.values()):
+                migration.dependencies = [
+                    dependency
+                    for dependency in migration.dependencies
+                    if dependency[0] != STAGE_BOUNDARY_APP
+                ]
+
+
+class MigrationAutodetector(StageAwareAutodetectorMixin, DjangoMigrationAutodetector):
+    """Django's autodetector with syzygy's stage rules."""

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.core.management.commands import makemigrations
+from django.db.migrations import Migration
+from django.db.migrations.autodetector import (
+    MigrationAutodetector as DjangoMigrationAutodetector,
+)
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.writer import MigrationWriter
+
+from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
+from syzygy.constants import Stage
+from syzygy.exceptions import AmbiguousStage
+from syzygy.plan import migration_stage, operation_stage
+
+
+class StageAwareMakemigrationsMixin:
+    """Make ``makemigrations`` write one stage per migration and say which.
+
+    Mix into Django's ``makemigrations`` command, or into another package's
+    subclass of it, before it.
+    """
+
+    autodetector: type[DjangoMigrationAutodetector] = MigrationAutodetector
+    scriptable: bool
+    include_header: bool
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)  # type: ignore[misc]
+        parser.add_argument(
+            "--disable-syzygy",
+            action="store_true",
+            help="Write migrations as Django does, without splitting them by stage.",
+        )
+
+    def handle(
+        self, *app_labels: str, disable_syzygy: bool = False, **options: Any
+    ) -> None:
+        self._stage_labels: dict[str, str] = {}
+        self._disable_syzygy = disable_syzygy
+        if disable_syzygy:
+            self.autodetector = DjangoMigrationAutodetector
+        try:
+            super().handle(*app_labels, **options)  # type: ignore[misc]
+        except MakemigrationsAborted as aborted:
+            self.stderr.write(str(aborted))  # type: ignore[attr-defined]
+            sys.exit(3)
+
+    def write_migration_files(
+        self, changes: dict[str, list[Migration]], *args: Any, **kwargs: Any
+    ) -> None:
+        for app_migrations in () if self._disable_syzygy else changes.values():
+            for migration in app_migrations:
+                path = MigrationWriter(migration, self.include_header).path
+                self._stage_labels[path] = _stage_label(migration)
+        super().write_migration_files(changes, *args, **kwargs)  # type: ignore[misc]
+
+    def get_relative_path(self, path: str) -> str:
+        relative_path: str = super().get_relative_path(path)  # type: ignore[misc]
+        # Scripts read bare paths on stdout.
+        label = self._stage_labels.get(path)
+        if label is None or self.scriptable:
+            return relative_path
+        return f"{relative_path}  [{label}]"
+
+    def write_to_last_migration_files(
+        self, changes: dict[str, list[Migration]]
+    ) -> None:
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+        for app_label, app_migrations in changes.items():
+            stages: set[Stage | None] = {
+                operation_stage(operation)
+                for migration in app_migrations
+                for operation in migration.operations
+            }
+            for leaf in loader.graph.leaf_nodes(app_label):
+                stages.add(migration_stage(loader.graph.nodes[leaf]).stage)
+            stages.discard(None)
+            if len(stages) > 1:
+                raise CommandError(
+                    f"--update can't merge the changes of app '{app_label}' into its "
+                    "last migration: pre-deploy and post-deploy operations would "
+                    "share one migration. Run makemigrations without --update."
+                )
+        super().write_to_last_migration_files(changes)  # type: ignore[misc]
+
+
+def _stage_label(migration: Migration) -> str:
+    try:
+        stage = migration_stage(migration).stage
+    except AmbiguousStage:
+        return "ambiguous stage: set Migration.stage"
+    return "no operations" if stage is None else stage.label
+
+
+class Command(StageAwareMakemigrationsMixin, makemigrations.Command):
+    pass

@@ -1,0 +1,183 @@
+"""Every question ``makemigrations`` asks about stages, and the answers
+non-interactive runs take without asking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.color import color_style
+from django.db.migrations.questioner import (
+    InteractiveMigrationQuestioner,
+    MigrationQuestioner,
+    NonInteractiveMigrationQuestioner,
+)
+
+from . import compat, conf
+from .constants import Stage
+
+__all__ = (
+    "InteractiveStageQuestioner",
+    "NonInteractiveStageQuestioner",
+    "SilentStageQuestioner",
+    "StageQuestionerMixin",
+    "stage_questioner",
+)
+
+NULLABLE = None
+"""The answer of ``ask_remove_default`` that makes the column NULLable."""
+
+
+class StageQuestionerMixin(MigrationQuestioner):
+    """Questions about stages; answers for non-interactive runs.
+
+    Mixed into Django's questioners: the interactive one asks, the others
+    answer with the safe default.
+    """
+
+    def warn(self, message: str) -> None:
+        """Tell the user about a risk the migrations can't remove."""
+        self.log_warning(color_style().WARNING(message))
+
+    def log_warning(self, message: str) -> None:
+        raise NotImplementedError  # pragma: no cover - every questioner defines it
+
+    def ask_remove_default(
+        self, app_label: str, model_name: str, field_name: str
+    ) -> Any:
+        """Return the database default a removed NOT NULL field keeps until its
+        removal, or ``NULLABLE`` to make its column NULLable instead."""
+        return NULLABLE
+
+    def ask_rename_stage(
+        self, description: str, choices: tuple[str, str, str]
+    ) -> Stage | None:
+        """Return the stage of an unsafe rename, or ``None`` to quit."""
+        return None
+
+    def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
+        """Return whether to write migrations whose stage is ambiguous."""
+        return conf.makemigrations_on_ambiguous() == "continue"
+
+
+class InteractiveStageQuestioner(StageQuestionerMixin, InteractiveMigrationQuestioner):
+    """Ask the user."""
+
+    def log_warning(self, message: str) -> None:
+        self.prompt_output.write(message)
+
+    def ask_remove_default(
+        self, app_label: str, model_name: str, field_name: str
+    ) -> Any:
+        choice = compat.choice_input(
+            self,
+            f"It is impossible to remove the non-nullable field '{field_name}' from "
+            f"{model_name} in one step: the code deployed now inserts rows without "
+            f"it before the column is dropped.\nPlease select a fix:",
+            [
+                "Provide a one-off default now: the column keeps it as a database "
+                "default until it is removed",
+                "Make the column NULLable until it is removed (reverting the removal "
+                "then fails on rows where it is NULL)",
+            ],
+        )
+        if choice == 1:
+            return compat.ask_default(self)
+        return NULLABLE
+
+    def ask_rename_stage(
+        self, description: str, choices: tuple[str, str, str]
+    ) -> Stage | None:
+        self.warn(description)
+        choice = compat.choice_input(
+            self, "Please choose how to proceed:", list(choices)
+        )
+        return {1: None, 2: Stage.PRE_DEPLOY, 3: Stage.POST_DEPLOY}[choice]
+
+    def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
+        self.warn(_unpartitioned_message(app_label, descriptions))
+        choice = compat.choice_input(
+            self,
+            "Please choose how to proceed:",
+            [
+                "Write the migrations; I'll give each an explicit stage, or split "
+                "them, before deploying",
+                "Abort; I'll make fewer model changes at a time",
+            ],
+        )
+        return choice == 1
+
+
+class NonInteractiveStageQuestioner(
+    StageQuestionerMixin, NonInteractiveMigrationQuestioner
+):
+    """Answer without asking: the safe choice, told in the log."""
+
+    def log_warning(self, message: str) -> None:
+        assert self.log is not None, "stage_questioner() always gives one"
+        self.log(message)
+
+    def ask_remove_default(
+        self, app_label: str, model_name: str, field_name: str
+    ) -> Any:
+        self.log_warning(
+            f"The column of the removed field '{field_name}' of {model_name} is made "
+            "NULLable until it is removed."
+        )
+        return NULLABLE
+
+    def ask_rename_stage(
+        self, description: str, choices: tuple[str, str, str]
+    ) -> Stage | None:
+        self.warn(description)
+        return None
+
+    def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
+        self.warn(_unpartitioned_message(app_label, descriptions))
+        return super().ask_unpartitioned(app_label, descriptions)
+
+
+class SilentStageQuestioner(StageQuestionerMixin):
+    """Answer programmatic callers, such as ``migrate`` looking for changes.
+
+    It says nothing, and writes whatever it can.
+    """
+
+    def log_warning(self, message: str) -> None:
+        pass
+
+    def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
+        return True
+
+
+def _unpartitioned_message(app_label: str, descriptions: list[str]) -> str:
+    lines = "".join(f"\n  - {description}" for description in descriptions)
+    return (
+        f"The changes of app '{app_label}' can't be split into one pre-deploy "
+        f"and one post-deploy migration:{lines}"
+    )
+
+
+def stage_questioner(questioner: MigrationQuestioner) -> StageQuestionerMixin:
+    """Return a questioner that also asks about stages, like ``questioner`` does."""
+    if isinstance(questioner, StageQuestionerMixin):
+        return questioner
+    if isinstance(questioner, InteractiveMigrationQuestioner):
+        return InteractiveStageQuestioner(
+            defaults=questioner.defaults,
+            specified_apps=questioner.specified_apps,
+            dry_run=questioner.dry_run,
+            prompt_output=questioner.prompt_output,
+        )
+    if isinstance(questioner, NonInteractiveMigrationQuestioner):
+        return NonInteractiveStageQuestioner(
+            defaults=questioner.defaults,
+            specified_apps=questioner.specified_apps,
+            dry_run=questioner.dry_run,
+            verbosity=questioner.verbosity,
+            log=questioner.log,
+        )
+    return SilentStageQuestioner(
+        defaults=questioner.defaults,
+        specified_apps=questioner.specified_apps,
+        dry_run=questioner.dry_run,
+    )

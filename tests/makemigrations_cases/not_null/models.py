@@ -1,0 +1,5 @@
+from django.db import models
+
+
+class Author(models.Model):
+    bio = models.TextField(default="")

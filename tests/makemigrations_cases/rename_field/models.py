@@ -1,0 +1,5 @@
+from django.db import models
+
+
+class Author(models.Model):
+    biography = models.TextField(null=True)

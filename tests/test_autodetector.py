@@ -1,0 +1,170 @@
+"""The autodetector's rules on project states, without the command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import migrations, models
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.questioner import (
+    MigrationQuestioner,
+    NonInteractiveMigrationQuestioner,
+)
+from django.db.migrations.state import ModelState, ProjectState
+from django.test.utils import override_settings
+
+from syzygy import Stage
+from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
+from syzygy.operations import RenameField
+
+ID = ("id", models.AutoField(primary_key=True))
+
+
+def state(*models_: ModelState) -> ProjectState:
+    project = ProjectState()
+    for model in models_:
+        project.add_model(model)
+    return project
+
+
+def author(*fields: tuple[str, Any], **options: Any) -> ModelState:
+    return ModelState("alpha", "Author", [ID, *fields], options)
+
+
+def changes(
+    before: ProjectState, after: ProjectState, questioner: Any = None
+) -> dict[str, list[migrations.Migration]]:
+    if questioner is None:
+        # What migrate passes: Django's programmatic questioner.
+        questioner = MigrationQuestioner(specified_apps={"alpha", "beta"})
+    detector = MigrationAutodetector(before, after, questioner)
+    return detector.changes(graph=MigrationGraph())
+
+
+def renaming_questioner() -> NonInteractiveMigrationQuestioner:
+    logged: list[str] = []
+    return NonInteractiveMigrationQuestioner(
+        defaults={"ask_rename": True, "ask_rename_model": True},
+        specified_apps={"alpha", "beta"},
+        log=logged.append,
+    )
+
+
+def test_non_interactive_rename_field_refuses_with_the_recipe() -> None:
+    before = state(author(("bio", models.TextField())))
+    after = state(author(("biography", models.TextField())))
+    with pytest.raises(MakemigrationsAborted) as aborted:
+        changes(before, after, renaming_questioner())
+    assert str(aborted.value) == (
+        "Renaming alpha.author.bio to biography renames a column in use. To rename "
+        "it safely, either keep the column with db_column='bio' on "
+        "alpha.author.biography, or: add biography as a new field, deploy code that "
+        "writes both fields, copy the values over, deploy code that only uses "
+        "biography, then remove bio."
+    )
+
+
+def test_rename_foreign_key_renames_its_column() -> None:
+    publisher = ModelState("alpha", "Publisher", [ID])
+    before = state(
+        publisher,
+        author(("publisher", models.ForeignKey("alpha.Publisher", models.CASCADE))),
+    )
+    after = state(
+        publisher,
+        author(("imprint", models.ForeignKey("alpha.Publisher", models.CASCADE))),
+    )
+    with pytest.raises(MakemigrationsAborted, match="db_column='publisher_id'"):
+        changes(before, after, renaming_questioner())
+    kept = state(
+        publisher,
+        author(
+            (
+                "imprint",
+                models.ForeignKey(
+                    "alpha.Publisher", models.CASCADE, db_column="publisher_id"
+                ),
+            )
+        ),
+    )
+    (migration,) = changes(before, kept, renaming_questioner())["alpha"]
+    assert any(
+        type(operation) is migrations.RenameField for operation in migration.operations
+    )
+
+
+def test_non_interactive_rename_model_refuses_with_the_recipe() -> None:
+    before = state(author(("bio", models.TextField())))
+    after = state(ModelState("alpha", "Writer", [ID, ("bio", models.TextField())]))
+    with pytest.raises(MakemigrationsAborted, match="Set db_table = 'alpha_author'"):
+        changes(before, after, renaming_questioner())
+
+
+def test_rename_model_keeping_its_table_is_not_staged() -> None:
+    before = state(author(("bio", models.TextField())))
+    after = state(
+        ModelState(
+            "alpha",
+            "Writer",
+            [ID, ("bio", models.TextField())],
+            {"db_table": "alpha_author"},
+        )
+    )
+    (migration,) = changes(before, after, renaming_questioner())["alpha"]
+    # Renamed in the state, its table renamed and named back in one migration.
+    assert [type(operation) for operation in migration.operations] == [
+        migrations.RenameModel,
+        migrations.AlterModelTable,
+    ]
+
+
+def test_programmatic_callers_get_changes_without_questions() -> None:
+    """``migrate`` asks the autodetector whether models have unmigrated changes."""
+    before = state(author(("tags", models.ManyToManyField("alpha.Author"))))
+    after = state(
+        author(("tags", models.ForeignKey("alpha.Author", models.CASCADE, null=True)))
+    )
+    with override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS="abort"):
+        (migration,) = changes(before, after)["alpha"]
+    assert len(migration.operations) == 2
+
+
+def test_unrelated_pre_deploy_operations_move_before_post_deploy_ones() -> None:
+    before = state(
+        author(("bio", models.TextField(null=True)), ("name", models.TextField()))
+    )
+    after = state(
+        author(("name", models.TextField()), ("rating", models.IntegerField(null=True)))
+    )
+    pre, post = changes(before, after)["alpha"]
+    assert [operation.describe() for operation in pre.operations] == [
+        "Add field rating to author"
+    ]
+    assert [operation.describe() for operation in post.operations] == [
+        "Remove field bio from author"
+    ]
+    assert post.dependencies == [("alpha", pre.name)]
+
+
+def test_split_migrations_keep_cross_app_dependencies_on_the_pre_deploy_part() -> None:
+    before = state(author(("bio", models.TextField(null=True))))
+    book = ModelState(
+        "beta",
+        "Book",
+        [ID, ("author", models.ForeignKey("alpha.Author", models.CASCADE))],
+    )
+    after = state(author(("rating", models.IntegerField(null=True))), book)
+    result = changes(before, after)
+    _, post = result["alpha"]
+    (beta,) = result["beta"]
+    assert ("alpha", post.name) not in beta.dependencies
+    assert all(
+        dependency[0] != "__syzygy_stage_boundary__" for dependency in post.dependencies
+    )
+
+
+def test_staged_rename_keeps_its_stage_through_the_optimizer() -> None:
+    rename = RenameField("author", "bio", "biography", stage=Stage.POST_DEPLOY)
+    other = migrations.AddField("author", "rating", models.IntegerField(null=True))
+    assert rename.reduce(other, "alpha") is True

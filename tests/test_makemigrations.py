@@ -1,0 +1,531 @@
+"""``makemigrations`` splits unsafe changes into safe pre/post-deploy pairs.
+
+Each rule runs the real command on a case app, checks the written
+migrations, then applies them forwards and backwards on the database of the
+run (SQLite or PostgreSQL) and, where it matters, uses the old and the new
+models around the deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import override_settings
+
+from syzygy import Stage
+from syzygy import operations as syzygy_operations
+from syzygy.plan import migration_stage
+
+from .catalogue import table_columns, table_names
+from .makemigrations_harness import Case
+
+OpenCase = Callable[[str], Case]
+
+
+def stages(case: Case) -> list[Stage | None]:
+    return [migration_stage(case.migration(name)).stage for name in case.written()]
+
+
+def operation_types(case: Case, name: str) -> list[str]:
+    return [
+        f"{type(operation).__module__.split('.')[0]}.{type(operation).__name__}"
+        for operation in case.migration(name).operations
+    ]
+
+
+def default_of(table: str, column: str) -> str | None:
+    return table_columns(table)[column].default
+
+
+def assert_clean(case: Case) -> None:
+    """Assert the written migrations pass the stage check."""
+    assert run_checks(databases=["default"]) == []
+    assert "No changes detected" in case.makemigrations("--check", "--dry-run").stdout
+
+
+# Adding a NOT NULL field with a default
+
+
+def test_add_not_null_field_is_split_into_pre_and_post_deploy(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_not_null")
+
+    dry_run = case.makemigrations("--dry-run")
+    assert dry_run.status == 0
+    assert case.written() == []
+    lines = dry_run.stdout.splitlines()
+    assert lines[1].endswith(
+        "0002_author_fans_author_nickname_author_publisher_and_more.py  [pre-deploy]"
+    )
+    assert "    ~ Drop database DEFAULT of field rating on author" in lines
+    assert lines[8].endswith(
+        "0003_drop_db_default_author_publisher_and_more.py  [post-deploy]"
+    )
+
+    assert case.makemigrations().stdout == dry_run.stdout
+    pre, post = case.written()
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert operation_types(case, pre) == [
+        "django.AddField",  # fans: many-to-many
+        "django.AddField",  # nickname: nullable
+        "syzygy.AddField",  # publisher: foreign key with a default
+        "syzygy.AddField",  # rating
+        "django.AddField",  # score: has a db_default
+        "syzygy.AddField",  # updated: auto_now
+    ]
+    assert operation_types(case, post) == ["syzygy.PostAddField"] * 3
+    assert "syzygy.operations.AddField(" in case.source(pre)
+    assert "db_default=django.db.models.functions.datetime.Now()" in case.source(pre)
+    assert_clean(case)
+
+    # Forwards: the pre-deploy migration keeps database defaults...
+    case.migrate("0002")
+    assert "42" in str(default_of("add_not_null_author", "rating"))
+    assert "1" in str(default_of("add_not_null_author", "publisher_id"))
+    assert default_of("add_not_null_author", "updated") is not None
+    # ...which the post-deploy one drops, except the declared db_default.
+    case.migrate("0003")
+    assert default_of("add_not_null_author", "rating") is None
+    assert default_of("add_not_null_author", "publisher_id") is None
+    assert default_of("add_not_null_author", "updated") is None
+    assert "7" in str(default_of("add_not_null_author", "score"))
+    # Backwards.
+    case.migrate("0002")
+    assert "42" in str(default_of("add_not_null_author", "rating"))
+    case.migrate("0001")
+    assert "rating" not in table_columns("add_not_null_author")
+
+
+def test_add_not_null_field_keeps_old_code_working_during_the_deploy(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_not_null")
+    case.makemigrations()
+    case.migrate("0001")
+    OldPublisher, OldAuthor = case.old_models("Publisher", "Author")
+    OldPublisher.objects.create(pk=1, name="Penguin")
+    OldAuthor.objects.create(name="before")
+
+    case.migrate(pre_deploy=True)
+    assert case.applied() == ["0001_initial", case.written()[0]]
+    # The old code: INSERT, SELECT, UPDATE without the new columns.
+    old = OldAuthor.objects.create(name="old code")
+    assert OldAuthor.objects.get(pk=old.pk).name == "old code"
+    OldAuthor.objects.filter(pk=old.pk).update(name="old code, updated")
+    # The new code, beside it.
+    Author = case.new_model("Author")
+    new = Author.objects.create(name="new code", score=1)
+    assert new.rating == 42
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, rating, publisher_id FROM add_not_null_author ORDER BY id"
+        )
+        assert cursor.fetchall() == [
+            ("before", 42, 1),
+            ("old code, updated", 42, 1),
+            ("new code", 42, 1),
+        ]
+
+    case.migrate()
+    new = Author.objects.create(name="after", rating=5)
+    Author.objects.filter(pk=new.pk).update(rating=6)
+    assert Author.objects.get(pk=new.pk).rating == 6
+
+
+def test_add_auto_now_add_field_gets_a_database_now_default(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_auto_now_add")
+    # Django asks for a value for the existing rows.
+    case.answers = ["1", "timezone.now"]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 0, outcome.stderr
+    pre, post = case.written()
+    (add_field,) = case.migration(pre).operations
+    assert isinstance(add_field, syzygy_operations.AddField)
+    assert add_field.preserve_default is False
+    assert "db_default=django.db.models.functions.datetime.Now()" in case.source(pre)
+    assert operation_types(case, post) == ["syzygy.PostAddField"]
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    case.migrate(pre_deploy=True)
+    # Rows inserted by the old code get the time of their insertion.
+    old = OldAuthor.objects.create(name="old code")
+    Author = case.new_model("Author")
+    assert Author.objects.get(pk=old.pk).joined is not None
+    case.migrate()
+    assert default_of("add_auto_now_add_author", "joined") is None
+    case.migrate("0001")
+
+
+def test_add_field_with_a_volatile_default_warns_of_the_shared_value(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_volatile")
+    outcome = case.makemigrations()
+    assert (
+        "add_volatile.author.token has a callable default (uuid4): it is computed "
+        "once, so every existing row, and every row the deployed code inserts until "
+        "the post-deploy migration, gets the same value."
+    ) in outcome.stdout
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    case.migrate()
+    case.migrate("0001")
+
+
+# Removing a field
+
+
+def test_remove_field_is_split_into_pre_and_post_deploy(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("remove_field")
+    outcome = case.makemigrations()
+    assert (
+        "The column of the removed field 'name' of author is made NULLable until it "
+        "is removed."
+    ) in outcome.stdout
+    pre, post = case.written()
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    # No step before removing nullable or many-to-many fields.
+    assert [operation.describe() for operation in case.migration(pre).operations] == [
+        "Set field name of author NULLable",
+        "Set database DEFAULT of field nickname on author",
+    ]
+    assert sorted(operation.name for operation in case.migration(post).operations) == [
+        "bio",
+        "name",
+        "nickname",
+        "tags",
+    ]
+    assert_clean(case)
+
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    OldAuthor.objects.create(title="before", name="n", nickname="x")
+    case.migrate(pre_deploy=True)
+    assert table_columns("remove_field_author")["name"].null_ok
+    assert "anon" in str(default_of("remove_field_author", "nickname"))
+    # The old code still writes every field; the new code none of them.
+    old = OldAuthor.objects.create(title="old", name="old name", nickname="o")
+    OldAuthor.objects.filter(pk=old.pk).update(name="renamed")
+    assert OldAuthor.objects.get(pk=old.pk).name == "renamed"
+    Author = case.new_model("Author")
+    new = Author.objects.create(title="new")
+    assert OldAuthor.objects.get(pk=new.pk).nickname == "anon"
+    assert OldAuthor.objects.get(pk=new.pk).name is None
+
+    case.migrate()
+    assert {"name", "nickname", "bio"}.isdisjoint(table_columns("remove_field_author"))
+    Author.objects.filter(pk=new.pk).update(title="newer")
+    assert Author.objects.get(pk=new.pk).title == "newer"
+
+    # Reverting restores the columns; rows without a value need one.
+    Author.objects.all().delete()
+    case.migrate("0002")
+    case.migrate("0001")
+    assert not table_columns("remove_field_author")["name"].null_ok
+
+
+def test_remove_field_interactive_one_off_default(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("remove_field")
+    case.answers = ["1", "'unknown'"]
+    outcome = case.makemigrations(interactive=True)
+    assert "It is impossible to remove the non-nullable field 'name'" in outcome.stdout
+    pre, _ = case.written()
+    name_operation = case.migration(pre).operations[0]
+    assert name_operation.describe() == "Set database DEFAULT of field name on author"
+    assert "syzygy.operations.PreRemoveField(" in case.source(pre)
+    assert "default='unknown'" in case.source(pre)
+    case.migrate(pre_deploy=True)
+    assert "unknown" in str(default_of("remove_field_author", "name"))
+    case.migrate()
+
+
+def test_remove_field_interactive_nullable(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("remove_field")
+    case.answers = ["2"]
+    assert case.makemigrations(interactive=True).status == 0
+    pre, _ = case.written()
+    assert case.migration(pre).operations[0].describe() == (
+        "Set field name of author NULLable"
+    )
+
+
+# NULL to NOT NULL
+
+
+def test_null_to_not_null_is_post_deploy(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("not_null")
+    outcome = case.makemigrations()
+    assert outcome.stdout.splitlines()[1].endswith(
+        "0002_alter_author_bio.py  [post-deploy]"
+    )
+    (name,) = case.written()
+    (alter,) = case.migration(name).operations
+    assert isinstance(alter, syzygy_operations.AlterField)
+    assert alter.stage is Stage.POST_DEPLOY
+    assert_clean(case)
+
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    case.migrate(pre_deploy=True)
+    assert case.applied() == ["0001_initial"]
+    old = OldAuthor.objects.create(bio=None)
+    case.migrate()
+    assert not table_columns("not_null_author")["bio"].null_ok
+    Author = case.new_model("Author")
+    assert Author.objects.get(pk=old.pk).bio == ""
+    Author.objects.create(bio="new")
+    case.migrate("0001")
+    assert table_columns("not_null_author")["bio"].null_ok
+
+
+# Renames
+
+
+@pytest.mark.parametrize(
+    ("answer", "stage"), [("2", Stage.PRE_DEPLOY), ("3", Stage.POST_DEPLOY)]
+)
+def test_rename_field_takes_the_chosen_stage(
+    makemigrations_case: OpenCase, answer: str, stage: Stage
+) -> None:
+    case = makemigrations_case("rename_field")
+    case.answers = ["y", answer]
+    outcome = case.makemigrations(interactive=True)
+    assert (
+        "Renaming the field rename_field.author.bio renames its column"
+        in outcome.stdout
+    )
+    (name,) = case.written()
+    (rename,) = case.migration(name).operations
+    assert isinstance(rename, syzygy_operations.RenameField)
+    assert rename.stage is stage
+    assert f"stage=syzygy.constants.Stage['{stage.name}']" in case.source(name)
+    case.migrate()
+    assert "biography" in table_columns("rename_field_author")
+    case.migrate("0001")
+    assert "bio" in table_columns("rename_field_author")
+
+
+def test_rename_field_quit_prints_the_safe_recipe(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_field")
+    case.answers = ["y", "1"]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 3
+    assert case.written() == []
+    assert "keep the column with db_column='bio' on rename_field.author.biography" in (
+        outcome.stderr
+    )
+
+
+def test_rename_field_keeping_its_column_asks_nothing(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_column_kept")
+    case.answers = ["y"]  # Only Django's "was it renamed?"
+    outcome = case.makemigrations(interactive=True)
+    assert "renames its column" not in outcome.stdout
+    (name,) = case.written()
+    assert sorted(operation_types(case, name)) == [
+        "django.AlterField",
+        "django.RenameField",
+    ]
+
+
+def test_rename_field_non_interactive_is_an_addition_and_a_removal(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_field")
+    case.makemigrations()
+    pre, post = case.written()
+    assert operation_types(case, pre) == ["django.AddField"]
+    assert operation_types(case, post) == ["django.RemoveField"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "stage"), [("2", Stage.PRE_DEPLOY), ("3", Stage.POST_DEPLOY)]
+)
+def test_rename_model_takes_the_chosen_stage(
+    makemigrations_case: OpenCase, answer: str, stage: Stage
+) -> None:
+    case = makemigrations_case("rename_model")
+    case.answers = ["y", answer]
+    outcome = case.makemigrations(interactive=True)
+    assert "renames its table rename_model_author" in outcome.stdout
+    (name,) = case.written()
+    (rename,) = case.migration(name).operations
+    assert isinstance(rename, syzygy_operations.RenameModel)
+    assert rename.stage is stage
+    case.migrate()
+    assert "rename_model_writer" in table_names()
+    case.migrate("0001")
+    assert "rename_model_author" in table_names()
+
+
+def test_rename_model_quit_prints_the_safe_recipe(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_model")
+    case.answers = ["y", "1"]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 3
+    assert (
+        "Set db_table = 'rename_model_author' in the Meta of rename_model.Writer"
+        in (outcome.stderr)
+    )
+    assert case.written() == []
+
+
+# Changes that can't be split
+
+
+def test_unsplittable_changes_are_listed_and_written_by_default(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("unsplittable")
+    outcome = case.makemigrations()
+    assert outcome.status == 0
+    assert (
+        "The changes of app 'unsplittable' can't be split into one pre-deploy and one "
+        "post-deploy migration:\n  - Remove field tags from author\n"
+        "  - Add field tags to author"
+    ) in outcome.stdout
+    (name,) = case.written()
+    assert outcome.stdout.splitlines()[-3].endswith(
+        f"{name}.py  [ambiguous stage: set Migration.stage]"
+    )
+    assert [error.id for error in run_checks(databases=["default"])] == ["syzygy.E001"]
+
+
+def test_unsplittable_changes_abort_when_configured(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("unsplittable")
+    with override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS="abort"):
+        outcome = case.makemigrations()
+    assert outcome.status == 3
+    assert "Make them in several steps" in outcome.stderr
+    assert case.written() == []
+
+
+@pytest.mark.parametrize(("answer", "written"), [("1", 1), ("2", 0)])
+def test_unsplittable_changes_interactive_choice(
+    makemigrations_case: OpenCase, answer: str, written: int
+) -> None:
+    case = makemigrations_case("unsplittable")
+    case.answers = [answer]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == (0 if written else 3)
+    assert len(case.written()) == written
+
+
+# Deleting a model
+
+
+def test_delete_model_is_post_deploy(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("delete_model")
+    case.makemigrations()
+    (name,) = case.written()
+    assert stages(case) == [Stage.POST_DEPLOY]
+    assert "django.DeleteModel" in operation_types(case, name)
+    assert_clean(case)
+    case.migrate("0001")
+    OldAuthor, OldBook = case.old_models("Author", "Book")
+    case.migrate(pre_deploy=True)
+    author = OldAuthor.objects.create(name="a")
+    book = OldBook.objects.create(title="t", author=author)
+    OldBook.objects.filter(pk=book.pk).update(title="u")
+    assert OldBook.objects.get(pk=book.pk).title == "u"
+    case.migrate()
+    assert "delete_model_book" not in table_names()
+    assert case.new_model("Author").objects.get(pk=author.pk).name == "a"
+    case.migrate("0001")
+    assert "delete_model_book" in table_names()
+
+
+# The command's other options
+
+
+def test_disable_syzygy_writes_what_django_writes(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_not_null")
+    outcome = case.makemigrations(disable_syzygy=True)
+    assert "[pre-deploy]" not in outcome.stdout
+    (name,) = case.written()
+    assert "syzygy" not in case.source(name)
+
+
+def test_check_exits_non_zero_and_writes_nothing(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("add_not_null")
+    assert case.makemigrations("--check").status == 1
+    assert case.written() == []
+
+
+def test_scriptable_output_stays_bare_paths(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("add_not_null")
+    outcome = case.makemigrations("--scriptable")
+    paths = outcome.stdout.splitlines()
+    assert [path.rsplit("/", 1)[1] for path in paths] == [
+        f"{n}.py" for n in case.written()
+    ]
+
+
+def test_name_applies_to_both_migrations(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("add_not_null")
+    case.makemigrations("--name", "rating")
+    assert case.written() == ["0002_rating", "0003_rating"]
+
+
+def test_empty_migration_has_no_stage_of_its_own(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("add_not_null")
+    outcome = case.makemigrations("--empty")
+    (name,) = case.written()
+    assert outcome.stdout.splitlines()[1].endswith(f"{name}.py  [no operations]")
+
+
+def test_merge_writes_a_merge_migration(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("conflict")
+    outcome = case.makemigrations("--merge")
+    assert outcome.status == 0
+    (name,) = [name for name in case.written() if "merge" in name]
+    assert case.migration(name).operations == []
+
+
+def test_update_merges_changes_of_the_same_stage(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("add_nullable")
+    outcome = case.makemigrations("--update")
+    assert outcome.status == 0
+    assert [path.name for path in case.directory.glob("0*.py")] == [
+        "0001_initial_updated.py"
+    ]
+    operations = case.migration("0001_initial_updated").operations
+    assert [type(operation).__name__ for operation in operations] == ["CreateModel"]
+    assert "rating" in dict(operations[0].fields)
+
+
+def test_update_refuses_to_mix_stages(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("not_null")
+    with pytest.raises(CommandError, match="--update can't merge the changes of app"):
+        case.makemigrations("--update")
+
+
+def test_written_migrations_follow_the_deploy(makemigrations_case: OpenCase) -> None:
+    case = makemigrations_case("remove_field")
+    case.makemigrations()
+    pre, post = case.written()
+    case.migrate("0001")
+    plan = case.migrate(pre_deploy=True, plan=True)
+    assert f"remove_field.{pre}  [pre-deploy, inferred]" in plan
+    postponed = plan.split("Postponed until after the deploy:\n")[1]
+    assert postponed.startswith(f"remove_field.{post}  [post-deploy, inferred]")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management.base import OutputWrapper
+from django.db.migrations.questioner import (
+    InteractiveMigrationQuestioner,
+    MigrationQuestioner,
+    NonInteractiveMigrationQuestioner,
+)
+
+from syzygy.questioner import (
+    NULLABLE,
+    InteractiveStageQuestioner,
+    NonInteractiveStageQuestioner,
+    SilentStageQuestioner,
+    stage_questioner,
+)
+
+
+def test_interactive_questioner_keeps_its_output_and_settings() -> None:
+    output = OutputWrapper(StringIO())
+    questioner = InteractiveMigrationQuestioner(
+        defaults={"ask_initial": True}, specified_apps={"alpha"}, prompt_output=output
+    )
+    converted = stage_questioner(questioner)
+    assert isinstance(converted, InteractiveStageQuestioner)
+    assert converted.prompt_output is output
+    assert converted.defaults == {"ask_initial": True}
+    assert converted.specified_apps == {"alpha"}
+
+
+def test_non_interactive_questioner_keeps_its_log() -> None:
+    logged: list[str] = []
+    questioner = NonInteractiveMigrationQuestioner(verbosity=2, log=logged.append)
+    converted = stage_questioner(questioner)
+    assert isinstance(converted, NonInteractiveStageQuestioner)
+    assert converted.verbosity == 2
+    converted.warn("careful")
+    assert logged == ["careful"]
+
+
+def test_programmatic_questioner_answers_silently() -> None:
+    converted = stage_questioner(MigrationQuestioner(dry_run=True))
+    assert isinstance(converted, SilentStageQuestioner)
+    assert converted.dry_run is True
+    converted.warn("nobody reads this")
+    assert converted.ask_remove_default("alpha", "author", "name") is NULLABLE
+    assert converted.ask_rename_stage("rename", ("quit", "pre", "post")) is None
+    assert converted.ask_unpartitioned("alpha", ["Remove field x"]) is True
+
+
+def test_stage_questioners_are_kept() -> None:
+    questioner = SilentStageQuestioner()
+    assert stage_questioner(questioner) is questioner
+
+
+def test_interactive_rename_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    output = StringIO()
+    questioner = InteractiveStageQuestioner(prompt_output=OutputWrapper(output))
+    answers = iter(["7", "3"])
+    monkeypatch.setattr("builtins.input", lambda *prompt: next(answers))
+    stage = questioner.ask_rename_stage("Renaming is risky.", ("quit", "pre", "post"))
+    assert stage is not None
+    assert stage.name == "POST_DEPLOY"
+    printed = output.getvalue()
+    assert "Renaming is risky." in printed
+    assert " 1) quit\n 2) pre\n 3) post\n" in printed
+    assert "Please select a valid option" in printed
