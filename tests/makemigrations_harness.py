@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import BaseCommand, call_command
 from django.db import connection
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
@@ -48,7 +48,11 @@ class Case:
     answers: list[str] = field(default_factory=list)
 
     def makemigrations(
-        self, *args: str, interactive: bool = False, **options: Any
+        self,
+        *args: str,
+        interactive: bool = False,
+        command: BaseCommand | str = "makemigrations",
+        **options: Any,
     ) -> Outcome:
         """Run ``makemigrations`` on the case's app, answering from ``answers``."""
         stdout, stderr = StringIO(), StringIO()
@@ -58,7 +62,7 @@ class Case:
             patch.setattr("builtins.input", lambda *prompt: next(answers))
             try:
                 call_command(
-                    "makemigrations",
+                    command,
                     self.label,
                     *args,
                     interactive=interactive,

@@ -8,16 +8,24 @@ models around the deploy.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.checks import run_checks
 from django.core.management.base import CommandError
+from django.core.management.commands import makemigrations
 from django.db import connection
+from django.db.migrations.autodetector import (
+    MigrationAutodetector as DjangoMigrationAutodetector,
+)
 from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy import operations as syzygy_operations
+from syzygy.autodetector import StageAwareAutodetectorMixin
+from syzygy.management.commands.makemigrations import StageAwareMakemigrationsMixin
 from syzygy.plan import migration_stage
 
 from .catalogue import table_columns, table_names
@@ -529,3 +537,47 @@ def test_written_migrations_follow_the_deploy(makemigrations_case: OpenCase) -> 
     assert f"remove_field.{pre}  [pre-deploy, inferred]" in plan
     postponed = plan.split("Postponed until after the deploy:\n")[1]
     assert postponed.startswith(f"remove_field.{post}  [post-deploy, inferred]")
+
+
+# Combining with another package that overrides makemigrations
+
+
+class OtherPackageAutodetector(DjangoMigrationAutodetector):
+    """Another package's autodetector: it tags every migration it builds."""
+
+    def arrange_for_graph(self, changes: Any, *args: Any, **kwargs: Any) -> Any:
+        changes = super().arrange_for_graph(changes, *args, **kwargs)
+        for migration in itertools.chain.from_iterable(changes.values()):
+            migration.other_package_tag = True
+        return changes
+
+
+class OtherPackageCommand(makemigrations.Command):
+    """Another package's makemigrations: it counts what it writes."""
+
+    autodetector = OtherPackageAutodetector
+
+    def write_migration_files(self, changes: Any, *args: Any, **kwargs: Any) -> None:
+        self.written_by_other_package = sum(len(each) for each in changes.values())
+        super().write_migration_files(changes, *args, **kwargs)
+
+
+class CombinedAutodetector(StageAwareAutodetectorMixin, OtherPackageAutodetector):
+    pass
+
+
+class CombinedCommand(StageAwareMakemigrationsMixin, OtherPackageCommand):
+    autodetector = CombinedAutodetector
+
+
+def test_mixins_combine_with_another_package_overriding_makemigrations(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_not_null")
+    command = CombinedCommand()
+    outcome = case.makemigrations(command=command)
+    # syzygy split the change and labelled the migrations...
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert "[post-deploy]" in outcome.stdout
+    # ...and the other package did its part.
+    assert command.written_by_other_package == 2
