@@ -68,6 +68,9 @@ class InteractiveStageQuestioner(StageQuestionerMixin, InteractiveMigrationQuest
     def ask_remove_default(
         self, app_label: str, model_name: str, field_name: str
     ) -> Any:
+        # Like Django's questions about defaults, a dry run doesn't ask.
+        if self.dry_run:
+            return NULLABLE
         choice = compat.choice_input(
             self,
             f"It is impossible to remove the non-nullable field '{field_name}' from "
@@ -95,6 +98,8 @@ class InteractiveStageQuestioner(StageQuestionerMixin, InteractiveMigrationQuest
 
     def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
         self.warn(_unpartitioned_message(app_label, descriptions))
+        if self.dry_run:
+            return True
         choice = compat.choice_input(
             self,
             "Please choose how to proceed:",

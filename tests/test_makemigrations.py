@@ -581,3 +581,18 @@ def test_mixins_combine_with_another_package_overriding_makemigrations(
     assert "[post-deploy]" in outcome.stdout
     # ...and the other package did its part.
     assert command.written_by_other_package == 2
+
+
+def test_interactive_dry_run_asks_no_question_about_defaults(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("remove_field")
+    outcome = case.makemigrations("--dry-run", interactive=True)
+    assert outcome.status == 0
+    assert "Please select a fix" not in outcome.stdout
+    assert "[pre-deploy]" in outcome.stdout
+    case = makemigrations_case("unsplittable")
+    outcome = case.makemigrations("--dry-run", interactive=True)
+    assert outcome.status == 0
+    assert "can't be split into one pre-deploy" in outcome.stdout
+    assert "Please choose how to proceed" not in outcome.stdout
