@@ -129,3 +129,106 @@ def makemigrations_on_ambiguous() -> str:
             f"{setting} is {value!r}; accepted values are 'continue' and 'abort'."
         )
     return str(value)
+
+
+@dataclass(frozen=True)
+class QuorumLiveness:
+    """How often the applying party of a quorum heartbeats, and how long the
+    waiting parties wait for a heartbeat before they give it up as lost."""
+
+    heartbeat_interval: float
+    timeout: float
+
+
+def _positive_seconds(setting: str, default: float) -> float:
+    value = getattr(settings, setting, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}; it must be a positive number of seconds."
+        )
+    return float(value)
+
+
+def quorum_liveness() -> QuorumLiveness:
+    """Return the validated heartbeat settings of ``migrate --quorum``."""
+    interval = _positive_seconds("SYZYGY_QUORUM_HEARTBEAT_INTERVAL", 1.0)
+    timeout = _positive_seconds("SYZYGY_QUORUM_LIVENESS_TIMEOUT", 5.0)
+    if timeout < 2 * interval:
+        raise ImproperlyConfigured(
+            f"SYZYGY_QUORUM_LIVENESS_TIMEOUT is {timeout:g}; it must be at least "
+            f"twice SYZYGY_QUORUM_HEARTBEAT_INTERVAL ({interval:g}), so that one "
+            f"late heartbeat doesn't make the applying party look lost."
+        )
+    return QuorumLiveness(interval, timeout)
+
+
+def quorum_backend_setting() -> tuple[str, dict[str, Any]]:
+    """Return the import path and the options of ``MIGRATION_QUORUM_BACKEND``."""
+    setting = "MIGRATION_QUORUM_BACKEND"
+    accepted = (
+        "an import path such as 'syzygy.quorum.backends.cache.CacheQuorum', or a "
+        "dict with that path under 'backend' and the backend's options"
+    )
+    if not hasattr(settings, setting):
+        raise ImproperlyConfigured(
+            f"{setting} must be set to coordinate a quorum: {accepted}."
+        )
+    value = getattr(settings, setting)
+    if isinstance(value, str):
+        path, options = value, {}
+    elif isinstance(value, Mapping):
+        options = dict(value)
+        path = options.pop("backend", None)
+        if not isinstance(path, str):
+            raise ImproperlyConfigured(
+                f"{setting}['backend'] is {path!r}; it must be {accepted}."
+            )
+    else:
+        raise ImproperlyConfigured(
+            f"{setting} must be {accepted}, not {type(value).__name__}."
+        )
+    if not path:
+        raise ImproperlyConfigured(
+            f"{setting} names no backend; it must be {accepted}."
+        )
+    return path, options
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """How long a migration waits for locks on PostgreSQL, and how it retries."""
+
+    lock_timeout: float | None
+    statement_timeout: float | None
+    retries: int
+    retry_delay: float
+
+
+def _seconds(setting: str, default: float | None, *, allow_none: bool) -> float | None:
+    value = getattr(settings, setting, default)
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        accepted = "a positive number of seconds" + (" or None" if allow_none else "")
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}; accepted values are {accepted}."
+        )
+    return float(value)
+
+
+def lock_policy() -> LockPolicy:
+    """Return the validated lock settings of the project."""
+    retries = getattr(settings, "SYZYGY_LOCK_RETRIES", 30)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ImproperlyConfigured(
+            f"SYZYGY_LOCK_RETRIES is {retries!r}; accepted values are whole numbers "
+            "from 0."
+        )
+    retry_delay = _seconds("SYZYGY_LOCK_RETRY_DELAY", 0.5, allow_none=False)
+    assert retry_delay is not None
+    return LockPolicy(
+        lock_timeout=_seconds("SYZYGY_LOCK_TIMEOUT", 0.2, allow_none=True),
+        statement_timeout=_seconds("SYZYGY_STATEMENT_TIMEOUT", None, allow_none=True),
+        retries=retries,
+        retry_delay=retry_delay,
+    )

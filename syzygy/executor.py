@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 
+from . import conf
 from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
+from .locks import bounded_lock_waits, is_lock_timeout, retry_delays
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
 __all__ = ("StageAwareMigrationExecutor", "deploy_stage", "has_recorded_migrations")
@@ -34,6 +40,9 @@ class DeployStage:
 
     stage: Stage
     probe: bool = False
+    on_lock_retry: Callable[[Migration, float], None] | None = field(
+        default=None, repr=False
+    )
     full_plan: Plan | None = None
     plan: Plan | None = None
     graph: MigrationGraph | None = field(default=None, repr=False)
@@ -70,6 +79,71 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         if current.probe:
             raise PlanProbed
         return plan
+
+    def apply_migration(
+        self,
+        state: ProjectState,
+        migration: Migration,
+        fake: bool = False,
+        fake_initial: bool = False,
+    ) -> ProjectState:
+        return self._with_bounded_lock_waits(
+            super().apply_migration, state, migration, fake, fake_initial=fake_initial
+        )
+
+    def unapply_migration(
+        self, state: ProjectState, migration: Migration, fake: bool = False
+    ) -> ProjectState:
+        return self._with_bounded_lock_waits(
+            super().unapply_migration, state, migration, fake
+        )
+
+    def _with_bounded_lock_waits(
+        self,
+        run: Callable[..., ProjectState],
+        state: ProjectState,
+        migration: Migration,
+        fake: bool,
+        **options: Any,
+    ) -> ProjectState:
+        """Run a migration with bounded lock waits, retrying it on lock timeouts.
+
+        Only atomic migrations on PostgreSQL: their transaction rolls back
+        whole, so retrying can't apply anything twice.
+        """
+        if fake or self.connection.vendor != "postgresql" or not migration.atomic:
+            return run(state, migration, fake, **options)
+        policy = conf.lock_policy()
+        delays = retry_delays(policy)
+        while True:
+            # Applying mutates the state it is given: keep the original.
+            attempt_state = state.clone()
+            try:
+                with bounded_lock_waits(self.connection, policy):
+                    return run(attempt_state, migration, fake, **options)
+            except OperationalError as error:
+                if not is_lock_timeout(error):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise LockWaitsExhausted(migration, policy) from error
+            current = _current.get()
+            if current is not None and current.on_lock_retry is not None:
+                current.on_lock_retry(migration, delay)
+            time.sleep(delay)
+
+
+class LockWaitsExhausted(Exception):
+    """A migration timed out waiting for locks on every attempt."""
+
+    def __init__(self, migration: Migration, policy: conf.LockPolicy) -> None:
+        super().__init__(
+            f"Gave up on {migration}: its locks could not be taken within "
+            f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
+            f"{policy.retries + 1} attempts; nothing of it was applied. A "
+            "long-running transaction holds a lock on a table it changes: run the "
+            "command again once it ends, or raise SYZYGY_LOCK_RETRIES."
+        )
 
 
 def _stage_aware(executor_class: type[MigrationExecutor]) -> type[MigrationExecutor]:

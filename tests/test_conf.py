@@ -8,7 +8,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
 
 from syzygy import Stage
-from syzygy.conf import is_third_party_app, makemigrations_on_ambiguous, stage_config
+from syzygy.conf import (
+    LockPolicy,
+    is_third_party_app,
+    lock_policy,
+    makemigrations_on_ambiguous,
+    stage_config,
+)
 
 
 def test_stage_config_reads_settings_at_call_time() -> None:
@@ -109,3 +115,48 @@ def test_makemigrations_on_ambiguous_setting() -> None:
         "SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS is False; accepted values are "
         "'continue' and 'abort'."
     )
+
+
+def test_lock_policy_defaults() -> None:
+    assert lock_policy() == LockPolicy(
+        lock_timeout=0.2, statement_timeout=None, retries=30, retry_delay=0.5
+    )
+    with override_settings(SYZYGY_LOCK_TIMEOUT=None, SYZYGY_STATEMENT_TIMEOUT=60):
+        policy = lock_policy()
+    assert policy.lock_timeout is None
+    assert policy.statement_timeout == 60.0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SYZYGY_LOCK_TIMEOUT",
+            "1s",
+            "SYZYGY_LOCK_TIMEOUT is '1s'; accepted values are a positive number of "
+            "seconds or None.",
+        ),
+        ("SYZYGY_STATEMENT_TIMEOUT", 0, "SYZYGY_STATEMENT_TIMEOUT is 0;"),
+        (
+            "SYZYGY_LOCK_RETRY_DELAY",
+            None,
+            "SYZYGY_LOCK_RETRY_DELAY is None; accepted values are a positive number "
+            "of seconds.",
+        ),
+        (
+            "SYZYGY_LOCK_RETRIES",
+            -1,
+            "SYZYGY_LOCK_RETRIES is -1; accepted values are whole numbers from 0.",
+        ),
+        ("SYZYGY_LOCK_RETRIES", True, "SYZYGY_LOCK_RETRIES is True;"),
+    ],
+)
+def test_invalid_lock_settings_name_the_setting_and_accepted_values(
+    setting: str, value: Any, message: str
+) -> None:
+    with (
+        override_settings(**{setting: value}),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        lock_policy()
+    assert message in str(raised.value)

@@ -6,12 +6,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate
 from django.db import connections
+from django.db.migrations import Migration
 
 from syzygy.autodetector import MigrationAutodetector
 from syzygy.constants import Stage
 from syzygy.exceptions import AmbiguousPlan, AmbiguousStage
 from syzygy.executor import (
     DeployStage,
+    LockWaitsExhausted,
     PlanProbed,
     deploy_stage,
     has_recorded_migrations,
@@ -51,13 +53,22 @@ class Command(migrate.Command):
             stage = Stage.POST_DEPLOY
         try:
             with deploy_stage(stage, probe=options["plan"]) as current:
+                current.on_lock_retry = self._report_lock_retry
                 if options["plan"]:
                     self._show_plan(current, *args, **options)
                 else:
                     super().handle(*args, **options)
                     self._report_postponed(current, options["verbosity"])
-        except (AmbiguousPlan, AmbiguousStage) as exc:
+        except (AmbiguousPlan, AmbiguousStage, LockWaitsExhausted) as exc:
             raise CommandError(str(exc)) from exc
+
+    def _report_lock_retry(self, migration: Migration, delay: float) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(
+                f" lock wait timed out (a transaction holds a lock it needs); "
+                f"retrying in {delay:.2f} s",
+                self.style.WARNING,
+            )
 
     def _report_postponed(self, current: DeployStage, verbosity: int) -> None:
         if verbosity < 1 or current.full_plan is None or current.plan is None:

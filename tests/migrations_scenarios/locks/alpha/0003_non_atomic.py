@@ -1,0 +1,12 @@
+from django.db import migrations
+
+from tests.migrations_scenarios.locks import report_timeouts
+
+
+class Migration(migrations.Migration):
+    # Not bounded yet: its statements run outside a transaction.
+    atomic = False
+
+    dependencies = [("alpha", "0002_author_rating")]
+
+    operations = [migrations.RunPython(report_timeouts, report_timeouts)]

@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from io import StringIO
+
+import psycopg2
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import OperationalError, connection
+from django.db.migrations.recorder import MigrationRecorder
+from django.test.utils import override_settings
+
+from syzygy.conf import LockPolicy
+from syzygy.executor import StageAwareMigrationExecutor
+from syzygy.locks import retry_delays
+from tests.migrations_scenarios import locks
+
+from .catalogue import table_columns
+
+Scenario = Callable[[str], None]
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="bounded lock waits apply on PostgreSQL (SYZYGY_TEST_DATABASE=postgresql)",
+)
+
+
+def test_retry_delays_back_off_with_jitter() -> None:
+    policy = LockPolicy(
+        lock_timeout=0.2, statement_timeout=None, retries=8, retry_delay=0.5
+    )
+    delays = list(retry_delays(policy, random.Random(7)))
+    assert len(delays) == 8
+    ceilings = [0.5, 1, 2, 4, 8, 8, 8, 8]
+    assert all(
+        0.25 <= delay <= ceiling
+        for delay, ceiling in zip(delays, ceilings, strict=True)
+    )
+    assert list(retry_delays(LockPolicy(0.2, None, 0, 0.5))) == []
+
+
+class TableLock:
+    """Hold a lock on a table from another connection, like a long transaction."""
+
+    def __init__(self, table: str) -> None:
+        settings = connection.settings_dict
+        self.connection = psycopg2.connect(
+            dbname=settings["NAME"],
+            host=settings["HOST"],
+            port=settings["PORT"],
+            user=settings["USER"],
+            password=settings["PASSWORD"],
+        )
+        self.table = table
+
+    def hold(self) -> None:
+        with self.connection.cursor() as cursor:
+            # Any open transaction that read the table blocks ALTER TABLE.
+            cursor.execute(f"SELECT count(*) FROM {self.table}")
+
+    def release(self) -> None:
+        self.connection.rollback()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@pytest.fixture
+def table_lock() -> Iterator[Callable[[str], TableLock]]:
+    held: list[TableLock] = []
+
+    def open_lock(table: str) -> TableLock:
+        lock = TableLock(table)
+        held.append(lock)
+        return lock
+
+    yield open_lock
+    for lock in held:
+        lock.close()
+
+
+def applied(name: str) -> int:
+    recorder = MigrationRecorder(connection)
+    return recorder.migration_qs.filter(app="alpha", name=name).count()
+
+
+@postgresql_only
+def test_migration_runs_with_local_lock_and_statement_timeouts(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("locks")
+    locks.seen_timeouts.clear()
+    with override_settings(SYZYGY_LOCK_TIMEOUT=0.15, SYZYGY_STATEMENT_TIMEOUT=30):
+        call_command("migrate", "alpha", verbosity=0)
+    # 0003 isn't atomic: it isn't bounded.
+    assert locks.seen_timeouts == [("150ms", "30s"), ("0", "0")]
+    # SET LOCAL ended with the migration's transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("0",)
+
+
+@postgresql_only
+def test_migration_retries_until_a_conflicting_lock_is_released(
+    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    lock = table_lock("alpha_author")
+    lock.hold()
+    release = threading.Timer(1.5, lock.release)
+    release.start()
+    stdout = StringIO()
+    try:
+        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
+            call_command("migrate", "alpha", "0002", stdout=stdout, no_color=True)
+    finally:
+        release.cancel()
+    output = stdout.getvalue()
+    assert "Applying alpha.0002_author_rating... lock wait timed out" in output
+    assert "Applying alpha.0002_author_rating... OK" in output
+    assert applied("0002_author_rating") == 1
+    assert "rating" in table_columns("alpha_author")
+
+
+@postgresql_only
+def test_migration_gives_up_after_its_retries_and_applies_nothing(
+    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    lock = table_lock("alpha_author")
+    lock.hold()
+    try:
+        with (
+            override_settings(
+                SYZYGY_LOCK_TIMEOUT=0.05,
+                SYZYGY_LOCK_RETRIES=2,
+                SYZYGY_LOCK_RETRY_DELAY=0.05,
+            ),
+            pytest.raises(CommandError) as raised,
+        ):
+            call_command("migrate", "alpha", "0002", verbosity=0)
+    finally:
+        lock.release()
+    assert str(raised.value).startswith(
+        "Gave up on alpha.0002_author_rating: its locks could not be taken within "
+        "SYZYGY_LOCK_TIMEOUT (0.05 s) in 3 attempts; nothing of it was applied."
+    )
+    assert applied("0002_author_rating") == 0
+    assert "rating" not in table_columns("alpha_author")
+    # Once the transaction ends, the same command succeeds.
+    call_command("migrate", "alpha", verbosity=0)
+    assert applied("0002_author_rating") == 1
+
+
+@postgresql_only
+def test_other_errors_are_not_retried(use_scenario: Scenario) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE alpha_author ADD COLUMN rating integer")
+    with pytest.raises(Exception, match="already exists"):
+        call_command("migrate", "alpha", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE alpha_author DROP COLUMN rating")
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    ("settings", "seen"),
+    [
+        ({"SYZYGY_LOCK_TIMEOUT": None}, ("0", "0")),
+        (
+            {"SYZYGY_LOCK_TIMEOUT": None, "SYZYGY_STATEMENT_TIMEOUT": 2.5},
+            ("0", "2500ms"),
+        ),
+    ],
+)
+def test_timeouts_can_be_turned_off(
+    use_scenario: Scenario, settings: dict[str, object], seen: tuple[str, str]
+) -> None:
+    use_scenario("locks")
+    locks.seen_timeouts.clear()
+    with override_settings(**settings):
+        call_command("migrate", "alpha", "0002", verbosity=0)
+    assert locks.seen_timeouts == [seen]
+
+
+@postgresql_only
+def test_fake_migrations_take_no_lock(use_scenario: Scenario) -> None:
+    use_scenario("locks")
+    locks.seen_timeouts.clear()
+    call_command("migrate", "alpha", "0002", fake=True, verbosity=0)
+    assert locks.seen_timeouts == []
+    assert applied("0002_author_rating") == 1
+    call_command("migrate", "alpha", "zero", fake=True, verbosity=0)
+
+
+@postgresql_only
+def test_statement_timeouts_are_not_retried(
+    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    lock = table_lock("alpha_author")
+    lock.hold()
+    stdout = StringIO()
+    try:
+        with (
+            override_settings(SYZYGY_LOCK_TIMEOUT=None, SYZYGY_STATEMENT_TIMEOUT=0.1),
+            pytest.raises(OperationalError, match="statement timeout"),
+        ):
+            call_command("migrate", "alpha", "0002", stdout=stdout)
+    finally:
+        lock.release()
+    assert "retrying" not in stdout.getvalue()
+    assert applied("0002_author_rating") == 0
+
+
+@postgresql_only
+def test_executor_retries_outside_the_migrate_command(
+    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    lock = table_lock("alpha_author")
+    lock.hold()
+    release = threading.Timer(0.5, lock.release)
+    release.start()
+    try:
+        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
+            executor = StageAwareMigrationExecutor(connection)
+            executor.migrate([("alpha", "0002_author_rating")])
+    finally:
+        release.cancel()
+    assert applied("0002_author_rating") == 1
+    # Reverting is bounded and retried the same way.
+    lock.hold()
+    release = threading.Timer(0.5, lock.release)
+    release.start()
+    try:
+        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
+            executor = StageAwareMigrationExecutor(connection)
+            executor.migrate([("alpha", "0001_initial")])
+    finally:
+        release.cancel()
+    assert applied("0002_author_rating") == 0
