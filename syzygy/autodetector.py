@@ -231,7 +231,7 @@ class StageAwareAutodetectorMixin:
         if _is_timestamp_default(field):
             field = field.clone()
             field.db_default = Now()
-        elif callable(field.default):
+        elif field.has_default() and callable(field.default):
             self.stage_questions.warn(
                 f"{app_label}.{model_name}.{field_name} has a callable default "
                 f"({getattr(field.default, '__qualname__', field.default)}): it is "

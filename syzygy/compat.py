@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.commands import migrate
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.questioner import InteractiveMigrationQuestioner
 from django.db.models import Field
 
 __all__ = (
@@ -15,6 +16,7 @@ __all__ = (
     "choice_input",
     "effective_default",
     "get_migrate_executor",
+    "new_connection",
     "set_migrate_executor",
 )
 
@@ -37,17 +39,22 @@ def effective_default(field: Field[Any, Any]) -> Any:
     return BaseDatabaseSchemaEditor._effective_default(field)  # type: ignore[attr-defined]
 
 
-# The prompts of Django's interactive questioner, private on every version;
+# The prompts of Django's InteractiveMigrationQuestioner, private on every version;
 # reusing them keeps syzygy's questions looking like Django's own.
 
 
-def choice_input(
-    questioner: InteractiveMigrationQuestioner, question: str, choices: list[str]
-) -> int:
+def choice_input(questioner: Any, question: str, choices: list[str]) -> int:
     """Ask ``question`` and return the 1-based number of the chosen answer."""
-    return questioner._choice_input(question, choices)  # type: ignore[attr-defined,no-any-return]
+    return questioner._choice_input(question, choices)  # type: ignore[no-any-return]
 
 
-def ask_default(questioner: InteractiveMigrationQuestioner) -> Any:
+def ask_default(questioner: Any) -> Any:
     """Ask for a Python expression and return its value."""
-    return questioner._ask_default()  # type: ignore[attr-defined]
+    return questioner._ask_default()
+
+
+def new_connection(alias: str) -> BaseDatabaseWrapper:
+    """Return a connection to the database ``alias`` that no other code uses."""
+    # ConnectionHandler.create_connection() is undocumented (Django 5.2 to
+    # 6.1); it builds a wrapper exactly as connections[alias] does.
+    return connections.create_connection(alias)

@@ -3,6 +3,8 @@ non-interactive runs take without asking."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.color import color_style
@@ -17,8 +19,11 @@ from .constants import Stage
 
 __all__ = (
     "InteractiveStageQuestioner",
+    "InteractiveStageQuestions",
     "NonInteractiveStageQuestioner",
+    "NonInteractiveStageQuestions",
     "SilentStageQuestioner",
+    "SilentStageQuestions",
     "StageQuestionerMixin",
     "stage_questioner",
 )
@@ -59,8 +64,10 @@ class StageQuestionerMixin(MigrationQuestioner):
         return conf.makemigrations_on_ambiguous() == "continue"
 
 
-class InteractiveStageQuestioner(StageQuestionerMixin, InteractiveMigrationQuestioner):
-    """Ask the user."""
+class InteractiveStageQuestions(StageQuestionerMixin):
+    """Ask the user; mixed into an interactive questioner."""
+
+    prompt_output: Any
 
     def log_warning(self, message: str) -> None:
         self.prompt_output.write(message)
@@ -112,10 +119,10 @@ class InteractiveStageQuestioner(StageQuestionerMixin, InteractiveMigrationQuest
         return choice == 1
 
 
-class NonInteractiveStageQuestioner(
-    StageQuestionerMixin, NonInteractiveMigrationQuestioner
-):
+class NonInteractiveStageQuestions(StageQuestionerMixin):
     """Answer without asking: the safe choice, told in the log."""
+
+    log: Callable[[str], None] | None
 
     def log_warning(self, message: str) -> None:
         assert self.log is not None, "stage_questioner() always gives one"
@@ -141,7 +148,7 @@ class NonInteractiveStageQuestioner(
         return super().ask_unpartitioned(app_label, descriptions)
 
 
-class SilentStageQuestioner(StageQuestionerMixin):
+class SilentStageQuestions(StageQuestionerMixin):
     """Answer programmatic callers, such as ``migrate`` looking for changes.
 
     It says nothing, and writes whatever it can.
@@ -162,27 +169,61 @@ def _unpartitioned_message(app_label: str, descriptions: list[str]) -> str:
     )
 
 
+class InteractiveStageQuestioner(
+    InteractiveStageQuestions, InteractiveMigrationQuestioner
+):
+    """Django's interactive questioner, asking about stages too."""
+
+
+class NonInteractiveStageQuestioner(
+    NonInteractiveStageQuestions, NonInteractiveMigrationQuestioner
+):
+    """Django's non-interactive questioner, answering about stages too."""
+
+
+class SilentStageQuestioner(SilentStageQuestions, MigrationQuestioner):
+    """Django's programmatic questioner, answering about stages too."""
+
+
 def stage_questioner(questioner: MigrationQuestioner) -> StageQuestionerMixin:
-    """Return a questioner that also asks about stages, like ``questioner`` does."""
+    """Return a copy of ``questioner`` that also asks about stages.
+
+    The copy keeps the class of ``questioner``, so a questioner another
+    package customised keeps its answers to Django's questions.
+    """
     if isinstance(questioner, StageQuestionerMixin):
         return questioner
     if isinstance(questioner, InteractiveMigrationQuestioner):
-        return InteractiveStageQuestioner(
-            defaults=questioner.defaults,
-            specified_apps=questioner.specified_apps,
-            dry_run=questioner.dry_run,
-            prompt_output=questioner.prompt_output,
-        )
-    if isinstance(questioner, NonInteractiveMigrationQuestioner):
-        return NonInteractiveStageQuestioner(
-            defaults=questioner.defaults,
-            specified_apps=questioner.specified_apps,
-            dry_run=questioner.dry_run,
-            verbosity=questioner.verbosity,
-            log=questioner.log,
-        )
-    return SilentStageQuestioner(
-        defaults=questioner.defaults,
-        specified_apps=questioner.specified_apps,
-        dry_run=questioner.dry_run,
+        questions: type[StageQuestionerMixin] = InteractiveStageQuestions
+    elif isinstance(questioner, NonInteractiveMigrationQuestioner):
+        questions = NonInteractiveStageQuestions
+    else:
+        questions = SilentStageQuestions
+    converted = copy.copy(questioner)
+    converted.__class__ = _asking_about_stages(questions, type(questioner))
+    assert isinstance(converted, StageQuestionerMixin)
+    return converted
+
+
+def _asking_about_stages(
+    questions: type[StageQuestionerMixin], questioner_class: type[MigrationQuestioner]
+) -> type[MigrationQuestioner]:
+    key = (questions, questioner_class)
+    if key not in _QUESTIONER_CLASSES:
+        name = f"{questioner_class.__name__}AskingAboutStages"
+        _QUESTIONER_CLASSES[key] = type(name, key, {})
+    return _QUESTIONER_CLASSES[key]
+
+
+_QUESTIONER_CLASSES: dict[
+    tuple[type[StageQuestionerMixin], type[MigrationQuestioner]],
+    type[MigrationQuestioner],
+] = {
+    (questions, questioner_class): combined
+    for combined in (
+        InteractiveStageQuestioner,
+        NonInteractiveStageQuestioner,
+        SilentStageQuestioner,
     )
+    for questions, questioner_class in [combined.__bases__]
+}

@@ -168,3 +168,20 @@ def test_staged_rename_keeps_its_stage_through_the_optimizer() -> None:
     rename = RenameField("author", "bio", "biography", stage=Stage.POST_DEPLOY)
     other = migrations.AddField("author", "rating", models.IntegerField(null=True))
     assert rename.reduce(other, "alpha") is True
+
+
+def test_blank_field_without_default_is_split_without_warning() -> None:
+    logged: list[str] = []
+    questioner = NonInteractiveMigrationQuestioner(
+        specified_apps={"alpha"}, log=logged.append
+    )
+    before = state(author(("bio", models.TextField())))
+    after = state(
+        author(
+            ("bio", models.TextField()),
+            ("title", models.CharField(max_length=5, blank=True)),
+        )
+    )
+    pre, _ = changes(before, after, questioner)["alpha"]
+    assert pre.operations[0].field.db_default == ""
+    assert logged == []

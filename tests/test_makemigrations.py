@@ -522,6 +522,23 @@ def test_update_merges_changes_of_the_same_stage(makemigrations_case: OpenCase) 
     assert "rating" in dict(operations[0].fields)
 
 
+def test_update_refuses_to_extend_a_migration_of_ambiguous_stage(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_nullable")
+    (case.directory / "0002_mixed.py").write_text(
+        "from django.db import migrations, models\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("add_nullable", "0001_initial")]\n'
+        "    operations = [\n"
+        '        migrations.RemoveField(model_name="author", name="bio"),\n'
+        '        migrations.AddField("author", "bio", models.TextField(null=True)),\n'
+        "    ]\n"
+    )
+    with pytest.raises(CommandError, match="--update can't merge the changes of app"):
+        case.makemigrations("--update")
+
+
 def test_update_refuses_to_mix_stages(makemigrations_case: OpenCase) -> None:
     case = makemigrations_case("not_null")
     with pytest.raises(CommandError, match="--update can't merge the changes of app"):
@@ -543,12 +560,14 @@ def test_written_migrations_follow_the_deploy(makemigrations_case: OpenCase) -> 
 
 
 class OtherPackageAutodetector(DjangoMigrationAutodetector):
-    """Another package's autodetector: it tags every migration it builds."""
+    """Another package's autodetector: it notes every migration it names."""
+
+    arranged: list[str] = []
 
     def arrange_for_graph(self, changes: Any, *args: Any, **kwargs: Any) -> Any:
         changes = super().arrange_for_graph(changes, *args, **kwargs)
         for migration in itertools.chain.from_iterable(changes.values()):
-            migration.other_package_tag = True
+            self.arranged.append(migration.name)
         return changes
 
 
@@ -581,6 +600,7 @@ def test_mixins_combine_with_another_package_overriding_makemigrations(
     assert "[post-deploy]" in outcome.stdout
     # ...and the other package did its part.
     assert command.written_by_other_package == 2
+    assert OtherPackageAutodetector.arranged[-2:] == case.written()
 
 
 def test_interactive_dry_run_asks_no_question_about_defaults(
@@ -596,3 +616,14 @@ def test_interactive_dry_run_asks_no_question_about_defaults(
     assert outcome.status == 0
     assert "can't be split into one pre-deploy" in outcome.stdout
     assert "Please choose how to proceed" not in outcome.stdout
+
+
+def test_disable_syzygy_keeps_the_other_package_autodetector(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("add_not_null")
+    OtherPackageAutodetector.arranged.clear()
+    case.makemigrations(command=CombinedCommand(), disable_syzygy=True)
+    (name,) = case.written()
+    assert "syzygy" not in case.source(name)
+    assert OtherPackageAutodetector.arranged == [name]

@@ -14,6 +14,7 @@ from syzygy.questioner import (
     NULLABLE,
     InteractiveStageQuestioner,
     NonInteractiveStageQuestioner,
+    NonInteractiveStageQuestions,
     SilentStageQuestioner,
     stage_questioner,
 )
@@ -25,7 +26,7 @@ def test_interactive_questioner_keeps_its_output_and_settings() -> None:
         defaults={"ask_initial": True}, specified_apps={"alpha"}, prompt_output=output
     )
     converted = stage_questioner(questioner)
-    assert isinstance(converted, InteractiveStageQuestioner)
+    assert type(converted) is InteractiveStageQuestioner
     assert converted.prompt_output is output
     assert converted.defaults == {"ask_initial": True}
     assert converted.specified_apps == {"alpha"}
@@ -35,7 +36,7 @@ def test_non_interactive_questioner_keeps_its_log() -> None:
     logged: list[str] = []
     questioner = NonInteractiveMigrationQuestioner(verbosity=2, log=logged.append)
     converted = stage_questioner(questioner)
-    assert isinstance(converted, NonInteractiveStageQuestioner)
+    assert type(converted) is NonInteractiveStageQuestioner
     assert converted.verbosity == 2
     converted.warn("careful")
     assert logged == ["careful"]
@@ -43,12 +44,27 @@ def test_non_interactive_questioner_keeps_its_log() -> None:
 
 def test_programmatic_questioner_answers_silently() -> None:
     converted = stage_questioner(MigrationQuestioner(dry_run=True))
-    assert isinstance(converted, SilentStageQuestioner)
+    assert type(converted) is SilentStageQuestioner
     assert converted.dry_run is True
     converted.warn("nobody reads this")
     assert converted.ask_remove_default("alpha", "author", "name") is NULLABLE
     assert converted.ask_rename_stage("rename", ("quit", "pre", "post")) is None
     assert converted.ask_unpartitioned("alpha", ["Remove field x"]) is True
+
+
+def test_customised_questioners_keep_their_answers() -> None:
+    class Decisive(NonInteractiveMigrationQuestioner):
+        def ask_not_null_addition(self, field_name: str, model_name: str) -> int:
+            return 0
+
+    questioner = Decisive(log=print)
+    converted = stage_questioner(questioner)
+    assert isinstance(converted, Decisive)
+    assert isinstance(converted, NonInteractiveStageQuestions)
+    assert converted.ask_not_null_addition("rating", "author") == 0
+    assert converted is not questioner
+    assert type(questioner) is Decisive
+    assert type(stage_questioner(Decisive(log=print))) is type(converted)
 
 
 def test_stage_questioners_are_kept() -> None:

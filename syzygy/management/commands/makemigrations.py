@@ -12,7 +12,11 @@ from django.db.migrations.autodetector import (
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
-from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
+from syzygy.autodetector import (
+    MakemigrationsAborted,
+    MigrationAutodetector,
+    StageAwareAutodetectorMixin,
+)
 from syzygy.constants import Stage
 from syzygy.exceptions import AmbiguousStage
 from syzygy.plan import migration_stage, operation_stage
@@ -43,7 +47,7 @@ class StageAwareMakemigrationsMixin:
         self._stage_labels: dict[str, str] = {}
         self._disable_syzygy = disable_syzygy
         if disable_syzygy:
-            self.autodetector = DjangoMigrationAutodetector
+            self.autodetector = _without_stages(self.autodetector)
         try:
             super().handle(*app_labels, **options)  # type: ignore[misc]
         except MakemigrationsAborted as aborted:
@@ -78,7 +82,10 @@ class StageAwareMakemigrationsMixin:
                 for operation in migration.operations
             }
             for leaf in loader.graph.leaf_nodes(app_label):
-                stages.add(migration_stage(loader.graph.nodes[leaf]).stage)
+                try:
+                    stages.add(migration_stage(loader.graph.nodes[leaf]).stage)
+                except AmbiguousStage:
+                    stages.update(Stage)
             stages.discard(None)
             if len(stages) > 1:
                 raise CommandError(
@@ -87,6 +94,18 @@ class StageAwareMakemigrationsMixin:
                     "share one migration. Run makemigrations without --update."
                 )
         super().write_to_last_migration_files(changes)  # type: ignore[misc]
+
+
+def _without_stages(
+    autodetector: type[DjangoMigrationAutodetector],
+) -> type[DjangoMigrationAutodetector]:
+    """Return the autodetector ``autodetector`` extends with syzygy's rules."""
+    return next(
+        base
+        for base in autodetector.__mro__
+        if issubclass(base, DjangoMigrationAutodetector)
+        and not issubclass(base, StageAwareAutodetectorMixin)
+    )
 
 
 def _stage_label(migration: Migration) -> str:
