@@ -14,4 +14,6 @@ class SyzygyConfig(AppConfig):
 
         # Fail at start-up on a misconfigured project rather than mid-deploy.
         conf.stage_config()
-        checks.register(check_migration_stages, checks.Tags.database)
+        conf.lock_policy()
+        # The "migrations" tag is the one django-syzygy 1.x used.
+        checks.register(check_migration_stages, checks.Tags.database, "migrations")

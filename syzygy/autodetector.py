@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from django.db import models
-from django.db.migrations import operations
+from django.db.migrations import Migration, operations
 from django.db.migrations.autodetector import (
     MigrationAutodetector as DjangoMigrationAutodetector,
 )
@@ -32,7 +32,7 @@ from .operations import (
     RenameField,
     RenameModel,
 )
-from .plan import partition_operations
+from .plan import operation_stage, partition_operations
 from .questioner import NULLABLE, StageQuestionerMixin, stage_questioner
 
 __all__ = (
@@ -73,6 +73,24 @@ def _column(field: models.Field[Any, Any], name: str) -> str:
     if field.db_column:
         return str(field.db_column)
     return f"{name}_id" if field.many_to_one or field.one_to_one else name
+
+
+def _is_post_deploy(migration: Migration) -> bool:
+    return all(
+        operation_stage(operation) is Stage.POST_DEPLOY
+        for operation in migration.operations
+    )
+
+
+def _needs_database_default(field: models.Field[Any, Any]) -> bool:
+    """Return whether code unaware of ``field`` can't insert rows without help."""
+    return not (
+        field.null
+        or field.many_to_many
+        or field.has_db_default()
+        # The database computes generated columns.
+        or field.generated
+    )
 
 
 def _is_timestamp_default(field: models.Field[Any, Any]) -> bool:
@@ -224,7 +242,7 @@ class StageAwareAutodetectorMixin:
         added = self.generated_operations[app_label][-1]
         assert isinstance(added, operations.AddField)
         field = added.field
-        if field.null or field.many_to_many or field.has_db_default():
+        if not _needs_database_default(field):
             return
         # Old code inserts rows without the column: it needs a database default.
         declared = field
@@ -256,7 +274,7 @@ class StageAwareAutodetectorMixin:
         field = self.from_state.models[app_label, model_name].get_field(field_name)
         # New code inserts rows without the column: it needs a database
         # default or to be NULLable.
-        if not (field.null or field.many_to_many or field.has_db_default()):
+        if _needs_database_default(field):
             if not field.has_default():
                 default = self.stage_questions.ask_remove_default(
                     app_label, model_name, field_name
@@ -308,10 +326,48 @@ class StageAwareAutodetectorMixin:
         if self.migrations.pop(STAGE_BOUNDARY_APP, None):
             for migration in itertools.chain.from_iterable(self.migrations.values()):
                 migration.dependencies = [
-                    dependency
+                    self._earliest_sufficient(migration, dependency, graph)
                     for dependency in migration.dependencies
                     if dependency[0] != STAGE_BOUNDARY_APP
                 ]
+
+    def _earliest_sufficient(
+        self, migration: Migration, dependency: tuple[str, str], graph: Any
+    ) -> tuple[str, str]:
+        """Return the dependency ``migration`` needs, or one earlier.
+
+        Django makes a migration depend on the latest migration of another app
+        it needs something of; when that one is post-deploy and holds nothing
+        ``migration`` needs, depending on it would hold a pre-deploy migration
+        back, so depend on the migration before it.
+        """
+        app_label, name = dependency
+        generated = self.migrations.get(app_label, [])
+        if app_label == migration.app_label or name not in {m.name for m in generated}:
+            return dependency
+        index = next(i for i, each in enumerate(generated) if each.name == name)
+        while _is_post_deploy(generated[index]) and not self._needs(
+            migration, generated[index]
+        ):
+            if index == 0:
+                leaves = graph.leaf_nodes(app_label) if graph is not None else []
+                return leaves[0] if leaves else (app_label, "__first__")
+            index -= 1
+        return (app_label, generated[index].name)
+
+    def _needs(self, migration: Migration, other: Migration) -> bool:
+        """Return whether an operation of ``migration`` needs one of ``other``."""
+        dependencies = [
+            self._resolve_dependency(dependency)[0]  # type: ignore[attr-defined]
+            for operation in migration.operations
+            for dependency in getattr(operation, "_auto_deps", ())
+        ]
+        return any(
+            self.check_dependency(needed, dependency)
+            for dependency in dependencies
+            if dependency.app_label == other.app_label
+            for needed in other.operations
+        )
 
 
 class MigrationAutodetector(StageAwareAutodetectorMixin, DjangoMigrationAutodetector):

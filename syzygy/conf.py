@@ -124,7 +124,7 @@ def makemigrations_on_ambiguous() -> str:
     can't be split into one pre-deploy and one post-deploy migration."""
     setting = "SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS"
     value = getattr(settings, setting, "continue")
-    if value not in {"continue", "abort"}:
+    if value not in ("continue", "abort"):
         raise ImproperlyConfigured(
             f"{setting} is {value!r}; accepted values are 'continue' and 'abort'."
         )
@@ -204,12 +204,23 @@ class LockPolicy:
     retry_delay: float
 
 
+# PostgreSQL takes timeouts in whole milliseconds, as 32-bit integers.
+_MIN_SECONDS = 0.001
+_MAX_SECONDS = (2**31 - 1) // 1000
+
+
 def _seconds(setting: str, default: float | None, *, allow_none: bool) -> float | None:
     value = getattr(settings, setting, default)
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        accepted = "a positive number of seconds" + (" or None" if allow_none else "")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not _MIN_SECONDS <= value <= _MAX_SECONDS
+    ):
+        accepted = f"a number of seconds from {_MIN_SECONDS} to {_MAX_SECONDS}" + (
+            " or None" if allow_none else ""
+        )
         raise ImproperlyConfigured(
             f"{setting} is {value!r}; accepted values are {accepted}."
         )

@@ -24,7 +24,14 @@ from .constants import Stage
 from .locks import bounded_lock_waits, is_lock_timeout, retry_delays
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
-__all__ = ("StageAwareMigrationExecutor", "deploy_stage", "has_recorded_migrations")
+__all__ = (
+    "DeployStage",
+    "LockWaitsExhausted",
+    "PlanProbed",
+    "StageAwareMigrationExecutor",
+    "deploy_stage",
+    "has_recorded_migrations",
+)
 
 
 class PlanProbed(Exception):
@@ -40,8 +47,9 @@ class DeployStage:
 
     stage: Stage
     probe: bool = False
-    on_lock_retry: Callable[[Migration, float], None] | None = field(
-        default=None, repr=False
+    planning: bool = False
+    on_lock_retry: Callable[[Migration, float], None] = field(
+        default=lambda migration, delay: None, repr=False
     )
     full_plan: Plan | None = None
     plan: Plan | None = None
@@ -66,11 +74,17 @@ class StageAwareMigrationExecutor(MigrationExecutor):
     """A ``MigrationExecutor`` whose plans keep to the current deploy stage."""
 
     def migration_plan(self, targets: Any, clean_start: bool = False) -> Plan:
-        plan: Plan = super().migration_plan(targets, clean_start=clean_start)
         current = _current.get()
-        # `clean_start` plans serve to rebuild the project state, never to apply.
-        if current is None or clean_start:
-            return plan
+        # `clean_start` plans serve to rebuild the project state, never to
+        # apply; Django plans again from inside a plan whose target was
+        # replaced by a squashed migration: only the outermost plan is staged.
+        if current is None or clean_start or current.planning:
+            return super().migration_plan(targets, clean_start=clean_start)
+        current.planning = True
+        try:
+            plan: Plan = super().migration_plan(targets, clean_start=clean_start)
+        finally:
+            current.planning = False
         current.full_plan, current.graph = plan, self.loader.graph
         if current.stage is Stage.PRE_DEPLOY:
             steps = pre_deploy_steps(current.planned_steps(), self.loader.graph)
@@ -111,7 +125,13 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         Only atomic migrations on PostgreSQL: their transaction rolls back
         whole, so retrying can't apply anything twice.
         """
-        if fake or self.connection.vendor != "postgresql" or not migration.atomic:
+        current = _current.get()
+        if (
+            current is None
+            or fake
+            or self.connection.vendor != "postgresql"
+            or not migration.atomic
+        ):
             return run(state, migration, fake, **options)
         policy = conf.lock_policy()
         delays = retry_delays(policy)
@@ -127,9 +147,7 @@ class StageAwareMigrationExecutor(MigrationExecutor):
                 delay = next(delays, None)
                 if delay is None:
                     raise LockWaitsExhausted(migration, policy) from error
-            current = _current.get()
-            if current is not None and current.on_lock_retry is not None:
-                current.on_lock_retry(migration, delay)
+            current.on_lock_retry(migration, delay)
             time.sleep(delay)
 
 
@@ -196,13 +214,13 @@ def deploy_stage(stage: Stage, *, probe: bool = False) -> Iterator[DeployStage]:
     never see each other's stage.
     """
     current = DeployStage(stage, probe)
-    token = _current.set(current)
     _swap.enter()
+    token = _current.set(current)
     try:
         yield current
     finally:
-        _swap.exit()
         _current.reset(token)
+        _swap.exit()
 
 
 def has_recorded_migrations(connection: BaseDatabaseWrapper) -> bool:

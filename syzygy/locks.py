@@ -9,6 +9,7 @@ waiting rolls back whole and is retried whole after a jittered backoff.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,8 @@ def is_lock_timeout(error: BaseException) -> bool:
 def retry_delays(
     policy: LockPolicy, rng: random.Random | None = None
 ) -> Iterator[float]:
-    """Yield the pause before each retry: exponential backoff, full jitter."""
+    """Yield the pause before each retry: exponential backoff, each drawn at
+    random between half the base delay and the backoff's ceiling."""
     rng = rng or random.Random()
     for attempt in range(policy.retries):
         ceiling = policy.retry_delay * min(2**attempt, MAX_BACKOFF_FACTOR)
@@ -50,17 +52,17 @@ def retry_delays(
 
 
 def _set_local_statements(policy: LockPolicy) -> list[str]:
-    # Whole milliseconds: PostgreSQL reads a bare number as milliseconds.
-    statements = []
-    if policy.lock_timeout is not None:
-        statements.append(
-            f"SET LOCAL lock_timeout = {round(policy.lock_timeout * 1000)}"
-        )
-    if policy.statement_timeout is not None:
-        statements.append(
-            f"SET LOCAL statement_timeout = {round(policy.statement_timeout * 1000)}"
-        )
-    return statements
+    timeouts = {
+        "lock_timeout": policy.lock_timeout,
+        "statement_timeout": policy.statement_timeout,
+    }
+    # Whole milliseconds, rounded up: PostgreSQL reads a bare number as
+    # milliseconds, and 0 would mean no timeout at all.
+    return [
+        f"SET LOCAL {name} = {math.ceil(seconds * 1000)}"
+        for name, seconds in timeouts.items()
+        if seconds is not None
+    ]
 
 
 @contextmanager

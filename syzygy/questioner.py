@@ -123,10 +123,12 @@ class NonInteractiveStageQuestions(StageQuestionerMixin):
     """Answer without asking: the safe choice, told in the log."""
 
     log: Callable[[str], None] | None
+    verbosity: int
 
     def log_warning(self, message: str) -> None:
-        assert self.log is not None, "stage_questioner() always gives one"
-        self.log(message)
+        # As Django's own non-interactive questioner does.
+        if self.log is not None and self.verbosity > 0:
+            self.log(message)
 
     def ask_remove_default(
         self, app_label: str, model_name: str, field_name: str

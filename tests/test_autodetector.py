@@ -17,6 +17,7 @@ from django.test.utils import override_settings
 from syzygy import Stage
 from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
 from syzygy.operations import RenameField
+from syzygy.plan import pre_deploy_plan
 
 ID = ("id", models.AutoField(primary_key=True))
 
@@ -156,8 +157,9 @@ def test_split_migrations_keep_cross_app_dependencies_on_the_pre_deploy_part() -
     )
     after = state(author(("rating", models.IntegerField(null=True))), book)
     result = changes(before, after)
-    _, post = result["alpha"]
+    pre, post = result["alpha"]
     (beta,) = result["beta"]
+    assert ("alpha", pre.name) in beta.dependencies
     assert ("alpha", post.name) not in beta.dependencies
     assert all(
         dependency[0] != "__syzygy_stage_boundary__" for dependency in post.dependencies
@@ -184,4 +186,77 @@ def test_blank_field_without_default_is_split_without_warning() -> None:
     )
     pre, _ = changes(before, after, questioner)["alpha"]
     assert pre.operations[0].field.db_default == ""
+    assert logged == []
+
+
+def test_dependents_in_other_apps_wait_only_for_what_they_need() -> None:
+    """A model of one app referenced by two others, one referencing the other."""
+    before = state(author(("bio", models.TextField(null=True))))
+    tag = ModelState("alpha", "Tag", [ID])
+    gamma = ModelState(
+        "gamma", "G", [ID, ("tag", models.ForeignKey("alpha.Tag", models.CASCADE))]
+    )
+    beta = ModelState(
+        "beta",
+        "B",
+        [
+            ID,
+            ("tag", models.ForeignKey("alpha.Tag", models.CASCADE)),
+            ("g", models.ForeignKey("gamma.G", models.CASCADE)),
+        ],
+    )
+    after = state(author(), tag, gamma, beta)
+    questioner = MigrationQuestioner(specified_apps={"alpha", "beta", "gamma"})
+    result = MigrationAutodetector(before, after, questioner).changes(
+        graph=MigrationGraph()
+    )
+    _, post = result["alpha"]
+    assert [op.describe() for op in post.operations] == ["Remove field bio from author"]
+    for app_label in ("beta", "gamma"):
+        (migration,) = result[app_label]
+        assert ("alpha", post.name) not in migration.dependencies
+    # The written migrations make a plan that splits at the deploy.
+    graph = MigrationGraph()
+    migrations_ = [m for app in result.values() for m in app]
+    for migration in migrations_:
+        graph.add_node((migration.app_label, migration.name), migration)
+    for migration in migrations_:
+        for parent in migration.dependencies:
+            graph.add_dependency(
+                migration, (migration.app_label, migration.name), parent
+            )
+    plan = [
+        (graph.nodes[key], False)
+        for key in graph.forwards_plan(("beta", result["beta"][0].name))
+    ]
+    plan.append((post, False))
+    kept = pre_deploy_plan(plan, graph)
+    assert (post, False) not in kept
+    assert len(kept) == len(plan) - 1
+
+
+def test_generated_fields_need_no_pre_deploy_step() -> None:
+    logged: list[str] = []
+    questioner = NonInteractiveMigrationQuestioner(
+        specified_apps={"alpha"}, log=logged.append
+    )
+    rating = ("rating", models.IntegerField())
+    doubled = (
+        "doubled",
+        models.GeneratedField(
+            expression=models.F("rating") * 2,
+            output_field=models.IntegerField(),
+            db_persist=True,
+        ),
+    )
+    (added,) = changes(
+        state(author(rating)), state(author(rating, doubled)), questioner
+    )["alpha"]
+    assert [type(operation) for operation in added.operations] == [migrations.AddField]
+    (removed,) = changes(
+        state(author(rating, doubled)), state(author(rating)), questioner
+    )["alpha"]
+    assert [type(operation) for operation in removed.operations] == [
+        migrations.RemoveField
+    ]
     assert logged == []

@@ -107,3 +107,8 @@ def test_migrate_refuses_to_run_with_ambiguous_stage(
     use_scenario("ambiguous")
     with pytest.raises(SystemCheckError, match=r"alpha\.0002_mixed"):
         call_command("migrate", "alpha", skip_checks=False, verbosity=0)
+
+
+def test_check_runs_under_the_legacy_migrations_tag() -> None:
+    with scenario("ambiguous"), pytest.raises(SystemCheckError, match=r"syzygy\.E001"):
+        call_command("check", "--tag", "migrations", "--database", "default")

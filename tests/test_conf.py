@@ -107,6 +107,11 @@ def test_makemigrations_on_ambiguous_setting() -> None:
     with override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS="abort"):
         assert makemigrations_on_ambiguous() == "abort"
     with (
+        override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS=["abort"]),
+        pytest.raises(ImproperlyConfigured, match=r"is \['abort'\];"),
+    ):
+        makemigrations_on_ambiguous()
+    with (
         override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS=False),
         pytest.raises(ImproperlyConfigured) as raised,
     ):
@@ -133,15 +138,24 @@ def test_lock_policy_defaults() -> None:
         (
             "SYZYGY_LOCK_TIMEOUT",
             "1s",
-            "SYZYGY_LOCK_TIMEOUT is '1s'; accepted values are a positive number of "
-            "seconds or None.",
+            "SYZYGY_LOCK_TIMEOUT is '1s'; accepted values are a number of seconds "
+            "from 0.001 to 2147483 or None.",
         ),
         ("SYZYGY_STATEMENT_TIMEOUT", 0, "SYZYGY_STATEMENT_TIMEOUT is 0;"),
+        # PostgreSQL would read 0 ms as no timeout at all.
+        ("SYZYGY_LOCK_TIMEOUT", 0.0004, "SYZYGY_LOCK_TIMEOUT is 0.0004;"),
+        ("SYZYGY_LOCK_TIMEOUT", float("nan"), "SYZYGY_LOCK_TIMEOUT is nan;"),
+        ("SYZYGY_LOCK_RETRY_DELAY", float("inf"), "SYZYGY_LOCK_RETRY_DELAY is inf;"),
+        (
+            "SYZYGY_STATEMENT_TIMEOUT",
+            1e10,
+            "SYZYGY_STATEMENT_TIMEOUT is 10000000000.0;",
+        ),
         (
             "SYZYGY_LOCK_RETRY_DELAY",
             None,
-            "SYZYGY_LOCK_RETRY_DELAY is None; accepted values are a positive number "
-            "of seconds.",
+            "SYZYGY_LOCK_RETRY_DELAY is None; accepted values are a number of "
+            "seconds from 0.001 to 2147483.",
         ),
         (
             "SYZYGY_LOCK_RETRIES",

@@ -13,8 +13,13 @@ from django.db import OperationalError, connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
+from syzygy import Stage
 from syzygy.conf import LockPolicy
-from syzygy.executor import StageAwareMigrationExecutor
+from syzygy.executor import (
+    LockWaitsExhausted,
+    StageAwareMigrationExecutor,
+    deploy_stage,
+)
 from syzygy.locks import retry_delays
 from tests.migrations_scenarios import locks
 
@@ -222,30 +227,49 @@ def test_statement_timeouts_are_not_retried(
 
 
 @postgresql_only
-def test_executor_retries_outside_the_migrate_command(
+def test_lock_waits_are_bounded_only_in_a_deploy_stage(
     use_scenario: Scenario, table_lock: Callable[[str], TableLock]
 ) -> None:
     use_scenario("locks")
     call_command("migrate", "alpha", "0001", verbosity=0)
     lock = table_lock("alpha_author")
-    lock.hold()
-    release = threading.Timer(0.5, lock.release)
-    release.start()
-    try:
-        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
-            executor = StageAwareMigrationExecutor(connection)
-            executor.migrate([("alpha", "0002_author_rating")])
-    finally:
-        release.cancel()
+    target = [("alpha", "0002_author_rating")]
+    with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRIES=0):
+        lock.hold()
+        try:
+            with deploy_stage(Stage.POST_DEPLOY), pytest.raises(LockWaitsExhausted):
+                StageAwareMigrationExecutor(connection).migrate(target)
+        finally:
+            lock.release()
+        assert applied("0002_author_rating") == 0
+        # Outside of syzygy's migrate, the executor waits as Django's does.
+        lock.hold()
+        release = threading.Timer(0.5, lock.release)
+        release.start()
+        try:
+            StageAwareMigrationExecutor(connection).migrate(target)
+        finally:
+            release.cancel()
     assert applied("0002_author_rating") == 1
-    # Reverting is bounded and retried the same way.
+
+
+@postgresql_only
+def test_reverting_retries_on_lock_timeouts(
+    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+) -> None:
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0002", verbosity=0)
+    lock = table_lock("alpha_author")
     lock.hold()
     release = threading.Timer(0.5, lock.release)
     release.start()
+    stdout = StringIO()
     try:
         with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
-            executor = StageAwareMigrationExecutor(connection)
-            executor.migrate([("alpha", "0001_initial")])
+            call_command("migrate", "alpha", "0001", stdout=stdout, no_color=True)
     finally:
         release.cancel()
+    assert "Unapplying alpha.0002_author_rating... lock wait timed out" in (
+        stdout.getvalue()
+    )
     assert applied("0002_author_rating") == 0

@@ -221,3 +221,31 @@ def test_pre_deploy_applies_the_whole_plan_on_a_database_without_recorded_migrat
         "0003_remove_author_bio",
     ]
     assert "alpha_author" in table_names()
+
+
+def test_pre_deploy_reports_postponed_migrations_with_a_replaced_target(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("squashed")
+    migrate("alpha")
+    assert applied("alpha") == [
+        "0001_initial",
+        "0001_squashed_0002_author_rating",
+        "0002_author_rating",
+        "0003_remove_author_bio",
+    ]
+    # Reverting to a migration the squashed one replaces: Django plans twice.
+    plan = migrate("alpha", "0001_initial", pre_deploy=True, plan=True)
+    postponed = plan.split("Postponed until after the deploy:\n")[1]
+    output = migrate("alpha", "0001_initial", pre_deploy=True)
+    assert "Postponed until after the deploy:\n" in output
+    for line in postponed.splitlines():
+        if not line.startswith(" "):
+            assert f"  {line.split('  [')[0]}\n" in output
+
+
+def test_pre_deploy_check_reports_nothing_postponed(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", pre_deploy=True)
+    output = migrate("alpha", pre_deploy=True, check_unapplied=True)
+    assert "Postponed" not in output

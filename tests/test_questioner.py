@@ -84,3 +84,16 @@ def test_interactive_rename_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Renaming is risky." in printed
     assert " 1) quit\n 2) pre\n 3) post\n" in printed
     assert "Please select a valid option" in printed
+
+
+def test_non_interactive_questioner_without_a_log_stays_quiet() -> None:
+    converted = stage_questioner(NonInteractiveMigrationQuestioner(dry_run=True))
+    converted.warn("nobody reads this")
+    assert converted.ask_remove_default("alpha", "author", "name") is NULLABLE
+
+
+def test_non_interactive_questioner_respects_verbosity_zero() -> None:
+    logged: list[str] = []
+    questioner = NonInteractiveMigrationQuestioner(verbosity=0, log=logged.append)
+    stage_questioner(questioner).warn("careful")
+    assert logged == []
