@@ -20,7 +20,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .conf import LockPolicy
 
-__all__ = ("bounded_lock_waits", "is_lock_timeout", "retry_delays")
+__all__ = (
+    "bounded_lock_waits",
+    "is_lock_timeout",
+    "retry_delays",
+    "set_local_statements",
+)
 
 # PostgreSQL's SQLSTATE for lock_timeout (and NOWAIT) failures.
 LOCK_NOT_AVAILABLE = "55P03"
@@ -51,7 +56,8 @@ def retry_delays(
         yield rng.uniform(policy.retry_delay / 2, ceiling)
 
 
-def _set_local_statements(policy: LockPolicy) -> list[str]:
+def set_local_statements(policy: LockPolicy) -> list[str]:
+    """Return the statements that bound a transaction's waits per ``policy``."""
     timeouts = {
         "lock_timeout": policy.lock_timeout,
         "statement_timeout": policy.statement_timeout,
@@ -74,7 +80,7 @@ def bounded_lock_waits(
     Before the first statement of each transaction, the timeouts are set
     with ``SET LOCAL``: they end with the transaction.
     """
-    statements = _set_local_statements(policy)
+    statements = set_local_statements(policy)
 
     def set_local_first(
         execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
