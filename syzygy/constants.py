@@ -10,7 +10,7 @@ __all__ = ("Stage",)
 class Stage(Enum):
     """The moment of a deploy at which a migration is applied."""
 
-    # The values are those of django-syzygy 1.x; settings and pickles keep them.
+    # The values of django-syzygy 1.x, for anything that stored them.
     PRE_DEPLOY = "pre_deploy"
     POST_DEPLOY = "post_deployment"
 
