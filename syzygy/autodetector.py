@@ -326,13 +326,13 @@ class StageAwareAutodetectorMixin:
         if self.migrations.pop(STAGE_BOUNDARY_APP, None):
             for migration in itertools.chain.from_iterable(self.migrations.values()):
                 migration.dependencies = [
-                    self._earliest_sufficient(migration, dependency, graph)
+                    self._earliest_sufficient(migration, dependency)
                     for dependency in migration.dependencies
                     if dependency[0] != STAGE_BOUNDARY_APP
                 ]
 
     def _earliest_sufficient(
-        self, migration: Migration, dependency: tuple[str, str], graph: Any
+        self, migration: Migration, dependency: tuple[str, str]
     ) -> tuple[str, str]:
         """Return the dependency ``migration`` needs, or one earlier.
 
@@ -342,18 +342,17 @@ class StageAwareAutodetectorMixin:
         back, so depend on the migration before it.
         """
         app_label, name = dependency
-        generated = self.migrations.get(app_label, [])
-        if app_label == migration.app_label or name not in {m.name for m in generated}:
+        names = [each.name for each in self.migrations.get(app_label, [])]
+        if app_label == migration.app_label or name not in names:
             return dependency
-        index = next(i for i, each in enumerate(generated) if each.name == name)
-        while _is_post_deploy(generated[index]) and not self._needs(
-            migration, generated[index]
+        index = names.index(name)
+        while (
+            index > 0
+            and _is_post_deploy(self.migrations[app_label][index])
+            and not self._needs(migration, self.migrations[app_label][index])
         ):
-            if index == 0:
-                leaves = graph.leaf_nodes(app_label) if graph is not None else []
-                return leaves[0] if leaves else (app_label, "__first__")
             index -= 1
-        return (app_label, generated[index].name)
+        return (app_label, names[index])
 
     def _needs(self, migration: Migration, other: Migration) -> bool:
         """Return whether an operation of ``migration`` needs one of ``other``."""

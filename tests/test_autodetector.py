@@ -203,9 +203,13 @@ def test_dependents_in_other_apps_wait_only_for_what_they_need() -> None:
             ID,
             ("tag", models.ForeignKey("alpha.Tag", models.CASCADE)),
             ("g", models.ForeignKey("gamma.G", models.CASCADE)),
+            ("d", models.ForeignKey("delta.D", models.CASCADE)),
         ],
     )
-    after = state(author(), tag, gamma, beta)
+    # An app without changes: beta depends on its existing migrations.
+    delta = ModelState("delta", "D", [ID])
+    before.add_model(delta)
+    after = state(author(), tag, gamma, beta, delta)
     questioner = MigrationQuestioner(specified_apps={"alpha", "beta", "gamma"})
     result = MigrationAutodetector(before, after, questioner).changes(
         graph=MigrationGraph()
@@ -215,6 +219,7 @@ def test_dependents_in_other_apps_wait_only_for_what_they_need() -> None:
     for app_label in ("beta", "gamma"):
         (migration,) = result[app_label]
         assert ("alpha", post.name) not in migration.dependencies
+    assert ("delta", "__first__") in result["beta"][0].dependencies
     # The written migrations make a plan that splits at the deploy.
     graph = MigrationGraph()
     migrations_ = [m for app in result.values() for m in app]
@@ -222,9 +227,9 @@ def test_dependents_in_other_apps_wait_only_for_what_they_need() -> None:
         graph.add_node((migration.app_label, migration.name), migration)
     for migration in migrations_:
         for parent in migration.dependencies:
-            graph.add_dependency(
-                migration, (migration.app_label, migration.name), parent
-            )
+            if parent[0] != "delta":  # Applied long ago.
+                key = (migration.app_label, migration.name)
+                graph.add_dependency(migration, key, parent)
     plan = [
         (graph.nodes[key], False)
         for key in graph.forwards_plan(("beta", result["beta"][0].name))

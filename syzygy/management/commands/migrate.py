@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -19,6 +21,18 @@ from syzygy.executor import (
     has_recorded_migrations,
 )
 from syzygy.plan import Origin, PlannedStep, inverted
+from syzygy.quorum import (
+    ApplierLost,
+    QuorumDissolved,
+    QuorumError,
+    QuorumUnavailable,
+    get_quorum_backend,
+    plan_namespace,
+)
+from syzygy.quorum.backends.base import Outcome, Party
+
+# What waiting parties say when the applying party failed, as in 1.x.
+REMOTE_FAILURE = "Error encountered by remote party while applying migration, aborting."
 
 
 class Command(migrate.Command):
@@ -39,8 +53,35 @@ class Command(migrate.Command):
                 "tolerates and the new code needs."
             ),
         )
+        parser.add_argument(
+            "--quorum",
+            type=_quorum_size,
+            default=1,
+            help=(
+                "Number of parties, such as clusters sharing the database, that "
+                "run this command with the same plan: it is applied once, by one "
+                "of them, when all have joined."
+            ),
+        )
+        parser.add_argument(
+            "--quorum-timeout",
+            type=_seconds,
+            default=1800.0,
+            help=(
+                "Seconds to wait for the other parties to join, then again for "
+                "the plan to be applied (default: 1800)."
+            ),
+        )
 
-    def handle(self, *args: Any, pre_deploy: bool = False, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        pre_deploy: bool = False,
+        quorum: int = 1,
+        quorum_timeout: float = 1800.0,
+        **options: Any,
+    ) -> None:
+        _check_quorum_options(quorum, quorum_timeout)
         stage = Stage.PRE_DEPLOY if pre_deploy else Stage.POST_DEPLOY
         if pre_deploy and not has_recorded_migrations(connections[options["database"]]):
             if options["verbosity"] >= 1:
@@ -56,9 +97,18 @@ class Command(migrate.Command):
                 current.on_lock_retry = self._report_lock_retry
                 if options["plan"]:
                     self._show_plan(current, *args, **options)
+                # --check and --prune apply nothing: nothing to coordinate.
+                elif quorum > 1 and not (
+                    options["check_unapplied"] or options["prune"]
+                ):
+                    self._migrate_in_quorum(
+                        current, quorum, quorum_timeout, *args, **options
+                    )
                 else:
                     super().handle(*args, **options)
-                    self._report_postponed(current, options["verbosity"])
+                    # --check and --prune apply nothing.
+                    if not (options["check_unapplied"] or options["prune"]):
+                        self._report_postponed(current, options["verbosity"])
         except (AmbiguousPlan, AmbiguousStage, LockWaitsExhausted) as exc:
             raise CommandError(str(exc)) from exc
 
@@ -69,6 +119,90 @@ class Command(migrate.Command):
                 f"retrying in {delay:.2f} s",
                 self.style.WARNING,
             )
+
+    def _migrate_in_quorum(
+        self,
+        current: DeployStage,
+        quorum: int,
+        timeout: float,
+        *args: Any,
+        **options: Any,
+    ) -> None:
+        """Apply the plan once for ``quorum`` parties that run this command."""
+        backend = get_quorum_backend()
+        # Django works out the plan from the options; the probe stops it there.
+        with deploy_stage(current.stage, probe=True) as probe, suppress(PlanProbed):
+            super().handle(*args, **options)
+        if not probe.plan:
+            super().handle(*args, **options)
+            return
+        namespace = plan_namespace(current.stage, options["database"], probe.plan)
+        try:
+            with backend.party(namespace, quorum) as party:
+                self._wait_for_quorum(party, timeout, options["verbosity"])
+                if party.applies:
+                    started = time.monotonic()
+                    try:
+                        with party.applying():
+                            super().handle(*args, **options)
+                    except QuorumUnavailable as exc:
+                        # Only publishing the success can fail this way.
+                        raise CommandError(
+                            f"The plan was applied, but the other parties can't "
+                            f"learn it: {exc}"
+                        ) from exc
+                    self._say(
+                        f"Plan applied in {time.monotonic() - started:.3f}s.",
+                        options["verbosity"],
+                    )
+                    self._report_postponed(current, options["verbosity"])
+                    if party.outcome is Outcome.LOST:
+                        self.stderr.write(
+                            "The other parties gave this one up as lost before it "
+                            "finished: they exited with an error although the plan "
+                            "was applied."
+                        )
+                else:
+                    started = time.monotonic()
+                    party.wait_for_outcome(timeout)
+                    self._say(
+                        f"Migrations applied by remote party {party.applier}, "
+                        f"after a wait of {time.monotonic() - started:.3f}s.",
+                        options["verbosity"],
+                    )
+                    self._report_postponed(probe, options["verbosity"])
+        except ApplierLost as exc:
+            raise CommandError(
+                f"{exc} Aborting; run the command again to retry."
+            ) from exc
+        except QuorumDissolved as exc:
+            raise CommandError(REMOTE_FAILURE) from exc
+        except QuorumError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _wait_for_quorum(self, party: Party, timeout: float, verbosity: int) -> None:
+        joined = f"Joined quorum {party.namespace!r}"
+        if party.position is not None:
+            joined += f" as party {party.position} of {party.quorum}"
+        if party.applies:
+            joined += "."
+        else:
+            joined += f"; waiting for all {party.quorum} parties to join..."
+        self._say(joined, verbosity)
+        started = time.monotonic()
+        party.wait_for_quorum(timeout)
+        reached = f"Quorum reached after {time.monotonic() - started:.3f}s: "
+        if party.applies:
+            self._say(reached + "this party applies the plan.", verbosity)
+        else:
+            applier = party.applier or "a remote party"
+            self._say(
+                reached + f"waiting for {applier} to apply the plan...", verbosity
+            )
+
+    def _say(self, message: str, verbosity: int) -> None:
+        if verbosity >= 1:
+            self.stdout.write(message, self.style.MIGRATE_HEADING)
 
     def _report_postponed(self, current: DeployStage, verbosity: int) -> None:
         if verbosity < 1 or current.full_plan is None or current.plan is None:
@@ -130,3 +264,38 @@ def _stage_description(step: PlannedStep) -> str:
     if step.follows is not None:
         parts.append(f"follows {step.cause.migration}")
     return ", ".join(parts)
+
+
+def _quorum_size(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of parties, at least 1, not {value!r}"
+        ) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds, at least 0, not {value!r}"
+        ) from None
+
+
+def _check_quorum_options(quorum: object, timeout: object) -> None:
+    """Reject values that ``call_command`` passes without parsing them."""
+    if isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 1:
+        raise CommandError(
+            f"--quorum must be a whole number of parties, at least 1, not {quorum!r}."
+        )
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not timeout >= 0
+    ):
+        raise CommandError(
+            f"--quorum-timeout must be a number of seconds, at least 0, not "
+            f"{timeout!r}."
+        )

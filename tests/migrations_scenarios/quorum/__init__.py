@@ -1,0 +1,1 @@
+"""Migrations that record each run of their steps in ``alpha_applylog``."""
