@@ -6,6 +6,7 @@ user's objects are never modified.
 
 from __future__ import annotations
 
+import math
 import re
 import site
 import sysconfig
@@ -140,13 +141,24 @@ class QuorumLiveness:
     timeout: float
 
 
-def _positive_seconds(setting: str, default: float) -> float:
-    value = getattr(settings, setting, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+def positive_seconds(value: Any, name: str) -> float:
+    """Return ``value`` as a finite, positive number of seconds.
+
+    Raise ``ImproperlyConfigured`` naming ``name`` otherwise.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf
+    ):
         raise ImproperlyConfigured(
-            f"{setting} is {value!r}; it must be a positive number of seconds."
+            f"{name} is {value!r}; it must be a positive number of seconds."
         )
     return float(value)
+
+
+def _positive_seconds(setting: str, default: float) -> float:
+    return positive_seconds(getattr(settings, setting, default), setting)
 
 
 def quorum_liveness() -> QuorumLiveness:

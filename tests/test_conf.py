@@ -13,6 +13,7 @@ from syzygy.conf import (
     is_third_party_app,
     lock_policy,
     makemigrations_on_ambiguous,
+    positive_seconds,
     stage_config,
 )
 
@@ -174,3 +175,10 @@ def test_invalid_lock_settings_name_the_setting_and_accepted_values(
     ):
         lock_policy()
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0, -1, "1", True])
+def test_positive_seconds_rejects_what_is_not_a_duration(value: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match="it must be a positive number"):
+        positive_seconds(value, "SYZYGY_SOMETHING")
+    assert positive_seconds(2, "SYZYGY_SOMETHING") == 2.0

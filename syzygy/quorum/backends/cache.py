@@ -28,7 +28,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.exceptions import ImproperlyConfigured
 
-from ...conf import QuorumLiveness, quorum_liveness
+from ...conf import QuorumLiveness, positive_seconds, quorum_liveness
 from ..exceptions import ApplierLost, QuorumDissolved, QuorumTimeout, QuorumUnavailable
 from ..waiting import Backoff, Deadline, Heartbeat
 from .base import Outcome, Party, QuorumBase
@@ -61,15 +61,7 @@ class CacheQuorum(QuorumBase):
                 f"CacheQuorum's alias is {alias!r}, which is not in the CACHES "
                 f"setting; accepted values are {', '.join(map(repr, settings.CACHES))}."
             )
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or timeout <= 0
-        ):
-            raise ImproperlyConfigured(
-                f"CacheQuorum's timeout is {timeout!r}; it must be a positive "
-                f"number of seconds."
-            )
+        positive_seconds(timeout, "CacheQuorum's timeout")
         if version is not None and (
             isinstance(version, bool) or not isinstance(version, int)
         ):

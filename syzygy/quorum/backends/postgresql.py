@@ -30,7 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, Error, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ...compat import new_connection
-from ...conf import QuorumLiveness, quorum_liveness
+from ...conf import QuorumLiveness, positive_seconds, quorum_liveness
 from ...locks import is_lock_timeout
 from ..exceptions import ApplierLost, QuorumDissolved, QuorumTimeout, QuorumUnavailable
 from ..waiting import Backoff, Deadline, Heartbeat
@@ -73,15 +73,7 @@ class PostgreSQLQuorum(QuorumBase):
                 f"PostgreSQLQuorum's table is {table!r}; it must be a table name "
                 f"of letters, digits and underscores."
             )
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or timeout <= 0
-        ):
-            raise ImproperlyConfigured(
-                f"PostgreSQLQuorum's timeout is {timeout!r}; it must be a positive "
-                f"number of seconds."
-            )
+        positive_seconds(timeout, "PostgreSQLQuorum's timeout")
         vendor = connections[alias].vendor
         if vendor != "postgresql":
             raise ImproperlyConfigured(
