@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 
 import psycopg2
@@ -69,6 +70,18 @@ class TableLock:
     def release(self) -> None:
         self.connection.rollback()
 
+    @contextmanager
+    def held_for(self, seconds: float) -> Iterator[None]:
+        """Hold the lock for ``seconds`` from now, while the block runs."""
+        self.hold()
+        release = threading.Timer(seconds, self.release)
+        release.start()
+        try:
+            yield
+        finally:
+            release.cancel()
+            self.release()
+
     def close(self) -> None:
         self.connection.close()
 
@@ -115,15 +128,12 @@ def test_migration_retries_until_a_conflicting_lock_is_released(
     use_scenario("locks")
     call_command("migrate", "alpha", "0001", verbosity=0)
     lock = table_lock("alpha_author")
-    lock.hold()
-    release = threading.Timer(1.5, lock.release)
-    release.start()
     stdout = StringIO()
-    try:
-        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
-            call_command("migrate", "alpha", "0002", stdout=stdout, no_color=True)
-    finally:
-        release.cancel()
+    with (
+        lock.held_for(1.5),
+        override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1),
+    ):
+        call_command("migrate", "alpha", "0002", stdout=stdout, no_color=True)
     output = stdout.getvalue()
     assert "Applying alpha.0002_author_rating... lock wait timed out" in output
     assert "Applying alpha.0002_author_rating... OK" in output
@@ -243,13 +253,8 @@ def test_lock_waits_are_bounded_only_in_a_deploy_stage(
             lock.release()
         assert applied("0002_author_rating") == 0
         # Outside of syzygy's migrate, the executor waits as Django's does.
-        lock.hold()
-        release = threading.Timer(0.5, lock.release)
-        release.start()
-        try:
+        with lock.held_for(0.5):
             StageAwareMigrationExecutor(connection).migrate(target)
-        finally:
-            release.cancel()
     assert applied("0002_author_rating") == 1
 
 
@@ -260,15 +265,12 @@ def test_reverting_retries_on_lock_timeouts(
     use_scenario("locks")
     call_command("migrate", "alpha", "0002", verbosity=0)
     lock = table_lock("alpha_author")
-    lock.hold()
-    release = threading.Timer(0.5, lock.release)
-    release.start()
     stdout = StringIO()
-    try:
-        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
-            call_command("migrate", "alpha", "0001", stdout=stdout, no_color=True)
-    finally:
-        release.cancel()
+    with (
+        lock.held_for(0.5),
+        override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1),
+    ):
+        call_command("migrate", "alpha", "0001", stdout=stdout, no_color=True)
     assert "Unapplying alpha.0002_author_rating... lock wait timed out" in (
         stdout.getvalue()
     )

@@ -9,7 +9,7 @@ from enum import Enum
 from types import TracebackType
 
 from ...conf import QuorumLiveness, quorum_liveness
-from ..exceptions import QuorumError, QuorumTimeout
+from ..exceptions import ApplierLost, QuorumDissolved, QuorumError, QuorumTimeout
 from ..waiting import Backoff, Deadline, party_identity
 
 __all__ = ("LegacyParty", "Outcome", "Party", "QuorumBase")
@@ -84,6 +84,18 @@ class Party(ABC):
         self.applier: str | None = None
         #: The outcome the round recorded when this party published its own.
         self.outcome: Outcome | None = None
+
+    def _raise_for(self, outcome: Outcome) -> None:
+        """Raise what a waiting party learns from a failed or lost applier."""
+        if outcome is Outcome.FAILED:
+            raise QuorumDissolved(
+                f"{self.applier} failed to apply the plan of quorum {self.namespace!r}."
+            )
+        if outcome is Outcome.LOST:
+            raise ApplierLost(
+                f"{self.applier}, which was applying the plan of quorum "
+                f"{self.namespace!r}, was given up as lost."
+            )
 
     @abstractmethod
     def wait_for_quorum(self, timeout: float) -> None:

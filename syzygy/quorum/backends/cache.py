@@ -440,17 +440,6 @@ class CacheParty(Party):
                 )
             )
 
-    def _raise_for(self, outcome: Outcome) -> None:
-        if outcome is Outcome.FAILED:
-            raise QuorumDissolved(
-                f"{self.applier} failed to apply the plan of quorum {self.namespace!r}."
-            )
-        if outcome is Outcome.LOST:
-            raise ApplierLost(
-                f"{self.applier}, which was applying the plan of quorum "
-                f"{self.namespace!r}, was given up as lost."
-            )
-
     def _beat(self) -> None:
         self._beats += 1
         self.backend.set(self._key("beat"), self._beats)

@@ -439,17 +439,6 @@ class PostgreSQLParty(Party):
         )
         return bool(rows)
 
-    def _raise_for(self, outcome: Outcome) -> None:
-        if outcome is Outcome.FAILED:
-            raise QuorumDissolved(
-                f"{self.applier} failed to apply the plan of quorum {self.namespace!r}."
-            )
-        if outcome is Outcome.LOST:
-            raise ApplierLost(
-                f"{self.applier}, which was applying the plan of quorum "
-                f"{self.namespace!r}, was given up as lost."
-            )
-
     def _beat(self) -> None:
         # The heartbeat runs on a thread of its own, with a connection of its own.
         if self._beat_session is None:
