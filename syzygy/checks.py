@@ -9,7 +9,7 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 
@@ -17,7 +17,7 @@ from . import conf
 from .exceptions import AmbiguousStage
 from .plan import migration_stage
 
-__all__ = ("check_migration_stages",)
+__all__ = ("check_migration_stages", "check_stage_setting_keys")
 
 ID = "syzygy.E001"
 # django-syzygy 1.x reported ambiguous stages under this id.
@@ -61,6 +61,59 @@ def check_migration_stages(
                     )
                 )
     return errors
+
+
+def check_stage_setting_keys(
+    app_configs: Iterable[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Report keys of the stage settings that name nothing (``syzygy.W001``).
+
+    A misspelt app label or migration name would otherwise be ignored.
+    """
+    config = conf.stage_config()
+    installed = {app_config.label for app_config in apps.get_app_configs()}
+    checked = (
+        installed
+        if app_configs is None
+        else {app_config.label for app_config in app_configs}
+    )
+    warnings: list[CheckMessage] = []
+    for setting, stages in (
+        ("MIGRATION_STAGES_OVERRIDE", config.override),
+        ("MIGRATION_STAGES_FALLBACK", config.fallback),
+    ):
+        for key in stages:
+            app_label, _, name = key.partition(".")
+            if app_label not in installed:
+                problem = f"no installed app has the label {app_label!r}"
+            elif app_label not in checked:
+                continue
+            elif name and name not in _migration_names(apps.get_app_config(app_label)):
+                problem = f"app {app_label!r} has no migration named {name!r}"
+            else:
+                continue
+            warnings.append(
+                Warning(
+                    f"{setting} has the key {key!r}, but {problem}.",
+                    hint=(
+                        "Keys are 'app_label' or 'app_label.migration_name', with "
+                        "the full name of the migration file without '.py'."
+                    ),
+                    id="syzygy.W001",
+                )
+            )
+    return warnings
+
+
+def _migration_names(app_config: AppConfig) -> set[str]:
+    module_name, _ = MigrationLoader.migrations_module(app_config.label)
+    try:
+        module = import_module(module_name) if module_name is not None else None
+    except ImportError:
+        module = None
+    if module is None or not hasattr(module, "__path__"):
+        return set()
+    return _module_names(module.__path__)
 
 
 def _disk_migrations(app_config: AppConfig) -> Iterator[Migration]:

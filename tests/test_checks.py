@@ -11,7 +11,7 @@ from django.core.management.base import SystemCheckError
 from django.test.utils import override_settings
 
 from syzygy import Stage
-from syzygy.checks import check_migration_stages
+from syzygy.checks import check_migration_stages, check_stage_setting_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,52 @@ def test_migrate_refuses_to_run_with_ambiguous_stage(
 def test_check_runs_under_the_legacy_migrations_tag() -> None:
     with scenario("ambiguous"), pytest.raises(SystemCheckError, match=r"syzygy\.E001"):
         call_command("check", "--tag", "migrations", "--database", "default")
+
+
+def test_stage_setting_keys_that_name_nothing_are_reported() -> None:
+    with (
+        scenario("staged"),
+        override_settings(
+            MIGRATION_STAGES_OVERRIDE={
+                "alpha.0002_author_rating": Stage.POST_DEPLOY,
+                "alpha.0002": Stage.POST_DEPLOY,
+                "alpah": Stage.PRE_DEPLOY,
+            },
+            MIGRATION_STAGES_FALLBACK={
+                "beta": Stage.PRE_DEPLOY,
+                "beta.0001_initial": "PRE_DEPLOY",
+            },
+        ),
+    ):
+        warnings = check_stage_setting_keys()
+        assert [warning.msg for warning in warnings] == [
+            "MIGRATION_STAGES_OVERRIDE has the key 'alpha.0002', but app 'alpha' has "
+            "no migration named '0002'.",
+            "MIGRATION_STAGES_OVERRIDE has the key 'alpah', but no installed app has "
+            "the label 'alpah'.",
+            # beta's migrations are disabled in this scenario.
+            "MIGRATION_STAGES_FALLBACK has the key 'beta.0001_initial', but app "
+            "'beta' has no migration named '0001_initial'.",
+        ]
+        assert {warning.id for warning in warnings} == {"syzygy.W001"}
+        # Only the apps asked for, but unknown apps always.
+        beta = apps.get_app_config("beta")
+        assert [w.msg for w in check_stage_setting_keys(app_configs=[beta])] == [
+            warnings[1].msg,
+            warnings[2].msg,
+        ]
+        # Plain manage.py check runs it.
+        with pytest.raises(SystemCheckError, match=r"syzygy\.W001"):
+            call_command("check", "--fail-level", "WARNING")
+
+
+@pytest.mark.parametrize(
+    "module", ["tests.migrations_scenarios.nowhere", "tests.catalogue"]
+)
+def test_stage_setting_keys_of_apps_without_a_migrations_package(module: str) -> None:
+    with override_settings(
+        MIGRATION_MODULES={"alpha": module},
+        MIGRATION_STAGES_OVERRIDE={"alpha.0001_initial": Stage.PRE_DEPLOY},
+    ):
+        (warning,) = check_stage_setting_keys()
+    assert "app 'alpha' has no migration named '0001_initial'" in warning.msg
