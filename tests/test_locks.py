@@ -87,17 +87,13 @@ class TableLock:
 
 
 @pytest.fixture
-def table_lock() -> Iterator[Callable[[str], TableLock]]:
-    held: list[TableLock] = []
-
-    def open_lock(table: str) -> TableLock:
-        lock = TableLock(table)
-        held.append(lock)
-        return lock
-
-    yield open_lock
-    for lock in held:
-        lock.close()
+def author_lock(use_scenario: Scenario) -> Iterator[TableLock]:
+    """Migrate the locks scenario to 0001; give a lock on its table."""
+    use_scenario("locks")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    lock = TableLock("alpha_author")
+    yield lock
+    lock.close()
 
 
 def applied(name: str) -> int:
@@ -122,33 +118,32 @@ def test_migration_runs_with_local_lock_and_statement_timeouts(
 
 
 @postgresql_only
+@pytest.mark.parametrize(
+    ("start", "target", "action", "applied_after"),
+    [("0001", "0002", "Applying", 1), ("0002", "0001", "Unapplying", 0)],
+)
 def test_migration_retries_until_a_conflicting_lock_is_released(
-    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+    author_lock: TableLock, start: str, target: str, action: str, applied_after: int
 ) -> None:
-    use_scenario("locks")
-    call_command("migrate", "alpha", "0001", verbosity=0)
-    lock = table_lock("alpha_author")
+    call_command("migrate", "alpha", start, verbosity=0)
     stdout = StringIO()
     with (
-        lock.held_for(1.5),
+        author_lock.held_for(1.5),
         override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1),
     ):
-        call_command("migrate", "alpha", "0002", stdout=stdout, no_color=True)
+        call_command("migrate", "alpha", target, stdout=stdout, no_color=True)
     output = stdout.getvalue()
-    assert "Applying alpha.0002_author_rating... lock wait timed out" in output
-    assert "Applying alpha.0002_author_rating... OK" in output
-    assert applied("0002_author_rating") == 1
-    assert "rating" in table_columns("alpha_author")
+    assert f"{action} alpha.0002_author_rating... lock wait timed out" in output
+    assert f"{action} alpha.0002_author_rating... OK" in output
+    assert applied("0002_author_rating") == applied_after
+    assert ("rating" in table_columns("alpha_author")) is bool(applied_after)
 
 
 @postgresql_only
 def test_migration_gives_up_after_its_retries_and_applies_nothing(
-    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
+    author_lock: TableLock,
 ) -> None:
-    use_scenario("locks")
-    call_command("migrate", "alpha", "0001", verbosity=0)
-    lock = table_lock("alpha_author")
-    lock.hold()
+    author_lock.hold()
     try:
         with (
             override_settings(
@@ -160,7 +155,7 @@ def test_migration_gives_up_after_its_retries_and_applies_nothing(
         ):
             call_command("migrate", "alpha", "0002", verbosity=0)
     finally:
-        lock.release()
+        author_lock.release()
     assert str(raised.value).startswith(
         "Gave up on alpha.0002_author_rating: its locks could not be taken within "
         "SYZYGY_LOCK_TIMEOUT (0.05 s) in 3 attempts; nothing of it was applied."
@@ -216,13 +211,8 @@ def test_fake_migrations_take_no_lock(use_scenario: Scenario) -> None:
 
 
 @postgresql_only
-def test_statement_timeouts_are_not_retried(
-    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
-) -> None:
-    use_scenario("locks")
-    call_command("migrate", "alpha", "0001", verbosity=0)
-    lock = table_lock("alpha_author")
-    lock.hold()
+def test_statement_timeouts_are_not_retried(author_lock: TableLock) -> None:
+    author_lock.hold()
     stdout = StringIO()
     try:
         with (
@@ -231,47 +221,23 @@ def test_statement_timeouts_are_not_retried(
         ):
             call_command("migrate", "alpha", "0002", stdout=stdout)
     finally:
-        lock.release()
+        author_lock.release()
     assert "retrying" not in stdout.getvalue()
     assert applied("0002_author_rating") == 0
 
 
 @postgresql_only
-def test_lock_waits_are_bounded_only_in_a_deploy_stage(
-    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
-) -> None:
-    use_scenario("locks")
-    call_command("migrate", "alpha", "0001", verbosity=0)
-    lock = table_lock("alpha_author")
+def test_lock_waits_are_bounded_only_in_a_deploy_stage(author_lock: TableLock) -> None:
     target = [("alpha", "0002_author_rating")]
     with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRIES=0):
-        lock.hold()
+        author_lock.hold()
         try:
             with deploy_stage(Stage.POST_DEPLOY), pytest.raises(LockWaitsExhausted):
                 StageAwareMigrationExecutor(connection).migrate(target)
         finally:
-            lock.release()
+            author_lock.release()
         assert applied("0002_author_rating") == 0
         # Outside of syzygy's migrate, the executor waits as Django's does.
-        with lock.held_for(0.5):
+        with author_lock.held_for(0.5):
             StageAwareMigrationExecutor(connection).migrate(target)
     assert applied("0002_author_rating") == 1
-
-
-@postgresql_only
-def test_reverting_retries_on_lock_timeouts(
-    use_scenario: Scenario, table_lock: Callable[[str], TableLock]
-) -> None:
-    use_scenario("locks")
-    call_command("migrate", "alpha", "0002", verbosity=0)
-    lock = table_lock("alpha_author")
-    stdout = StringIO()
-    with (
-        lock.held_for(0.5),
-        override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1),
-    ):
-        call_command("migrate", "alpha", "0001", stdout=stdout, no_color=True)
-    assert "Unapplying alpha.0002_author_rating... lock wait timed out" in (
-        stdout.getvalue()
-    )
-    assert applied("0002_author_rating") == 0

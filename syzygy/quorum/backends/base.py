@@ -85,6 +85,20 @@ class Party(ABC):
         #: The outcome the round recorded when this party published its own.
         self.outcome: Outcome | None = None
 
+    def _lost(self, cause: str) -> ApplierLost:
+        """Return what a waiting party raises when it gives the applier up."""
+        return ApplierLost(
+            f"{self.applier}, which was applying the plan of quorum "
+            f"{self.namespace!r}, was lost: {cause}."
+        )
+
+    def _outcome_timeout(self, deadline: Deadline) -> QuorumTimeout:
+        """Return what a waiting party raises when the outcome is too late."""
+        return QuorumTimeout(
+            f"Timed out after {deadline.seconds:g}s waiting for "
+            f"{self.applier} to apply the plan of quorum {self.namespace!r}."
+        )
+
     def _raise_for(self, outcome: Outcome) -> None:
         """Raise what a waiting party learns from a failed or lost applier."""
         if outcome is Outcome.FAILED:

@@ -29,7 +29,7 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.exceptions import ImproperlyConfigured
 
 from ...conf import QuorumLiveness, positive_seconds, quorum_liveness
-from ..exceptions import ApplierLost, QuorumDissolved, QuorumTimeout, QuorumUnavailable
+from ..exceptions import QuorumDissolved, QuorumTimeout, QuorumUnavailable
 from ..waiting import Backoff, Deadline, Heartbeat
 from .base import Outcome, Party, QuorumBase
 
@@ -422,16 +422,10 @@ class CacheParty(Party):
                         if gone
                         else f"no heartbeat for {liveness.timeout:g}s"
                     )
-                    raise ApplierLost(
-                        f"{self.applier}, which was applying the plan of quorum "
-                        f"{self.namespace!r}, was lost: {cause}."
-                    )
+                    raise self._lost(cause)
                 continue  # The applying party published as it was given up.
             if deadline.expired:
-                raise QuorumTimeout(
-                    f"Timed out after {deadline.seconds:g}s waiting for "
-                    f"{self.applier} to apply the plan of quorum {self.namespace!r}."
-                )
+                raise self._outcome_timeout(deadline)
             self._signal.wait(
                 min(
                     deadline.remaining,

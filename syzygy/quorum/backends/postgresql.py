@@ -32,7 +32,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from ...compat import new_connection
 from ...conf import QuorumLiveness, positive_seconds, quorum_liveness
 from ...locks import is_lock_timeout
-from ..exceptions import ApplierLost, QuorumDissolved, QuorumTimeout, QuorumUnavailable
+from ..exceptions import QuorumDissolved, QuorumTimeout, QuorumUnavailable
 from ..waiting import Backoff, Deadline, Heartbeat
 from .base import Outcome, Party, QuorumBase
 
@@ -420,16 +420,10 @@ class PostgreSQLParty(Party):
                     else f"no heartbeat for {liveness.timeout:g}s"
                 )
                 if self._record_lost():
-                    raise ApplierLost(
-                        f"{self.applier}, which was applying the plan of quorum "
-                        f"{self.namespace!r}, was lost: {cause}."
-                    )
+                    raise self._lost(cause)
                 continue  # The applying party published as it was given up.
             if deadline.expired:
-                raise QuorumTimeout(
-                    f"Timed out after {deadline.seconds:g}s waiting for "
-                    f"{self.applier} to apply the plan of quorum {self.namespace!r}."
-                )
+                raise self._outcome_timeout(deadline)
 
     def _record_lost(self) -> bool:
         rows = self._session.execute(
