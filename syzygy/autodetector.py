@@ -19,16 +19,22 @@ from django.db.migrations.autodetector import (
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
+from django.db.models.fields import NOT_PROVIDED
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from .constants import Stage
 from .exceptions import AmbiguousStage
 from .operations import (
+    AddConstraintNotValid,
     AddField,
-    AlterField,
+    AddIndexConcurrently,
+    AlterFieldConcurrently,
+    BackfillField,
+    OutsideTransaction,
     PostAddField,
     PreRemoveField,
+    RemoveIndexConcurrently,
     RenameField,
     RenameModel,
 )
@@ -93,10 +99,102 @@ def _needs_database_default(field: models.Field[Any, Any]) -> bool:
     )
 
 
+def _adds_constraints(old: models.Field[Any, Any], new: models.Field[Any, Any]) -> bool:
+    """Return whether altering ``old`` into ``new`` adds a NOT NULL, an index,
+    a unique or a foreign key constraint, which lock the table while they
+    scan it unless built the lock-safe way."""
+    return bool(
+        (old.null and not new.null)
+        or (_has_index(new) and not _has_index(old))
+        or (new.unique and not old.unique)
+        or (_has_foreign_key_constraint(new) and not _has_foreign_key_constraint(old))
+    )
+
+
+def _has_index(field: models.Field[Any, Any]) -> bool:
+    return bool(field.db_index and not field.unique)  # type: ignore[attr-defined]
+
+
+def _has_foreign_key_constraint(field: models.Field[Any, Any]) -> bool:
+    return bool(field.many_to_one and field.db_constraint)  # type: ignore[attr-defined]
+
+
+def _without_constraints(
+    field: models.Field[Any, Any],
+) -> models.Field[Any, Any] | None:
+    """Return ``field`` without its index, unique and foreign key constraints,
+    or ``None`` if it has none or they can't be left out."""
+    if not (field.unique or _has_index(field) or _has_foreign_key_constraint(field)):
+        return None
+    # A one-to-one field is unique by definition.
+    if field.one_to_one or field.primary_key:
+        return None
+    _, _, args, kwargs = field.deconstruct()
+    kwargs.update(db_index=False, unique=False)
+    if field.many_to_one:
+        kwargs["db_constraint"] = False
+    return field.__class__(*args, **kwargs)
+
+
+def _lock_safe(operation: Operation) -> Operation:
+    """Return the lock-safe version of an operation on an existing table."""
+    if type(operation) is operations.AddIndex:
+        return AddIndexConcurrently(operation.model_name, operation.index)
+    if type(operation) is operations.RemoveIndex:
+        return RemoveIndexConcurrently(operation.model_name, operation.name)
+    if type(operation) is operations.AddConstraint and isinstance(
+        operation.constraint, (models.CheckConstraint, models.UniqueConstraint)
+    ):
+        return AddConstraintNotValid(operation.model_name, operation.constraint)
+    return operation
+
+
+def _is_volatile_default(field: models.Field[Any, Any]) -> bool:
+    """Return whether ``field``'s default may differ from row to row."""
+    return bool(
+        field.has_default()
+        and callable(field.default)
+        and not _is_timestamp_default(field)
+    )
+
+
 def _is_timestamp_default(field: models.Field[Any, Any]) -> bool:
     if not isinstance(field, models.DateTimeField):
         return False
     return bool(field.auto_now or field.auto_now_add or field.default is timezone.now)
+
+
+def _is_outside_transaction(operation: Operation) -> bool:
+    return isinstance(operation, OutsideTransaction)
+
+
+def _consecutive_runs(operations: list[Operation]) -> list[list[Operation]]:
+    """Split operations where they go in or out of needing a transaction."""
+    return [
+        list(run)
+        for _, run in itertools.groupby(operations, key=_is_outside_transaction)
+    ]
+
+
+def _transaction_segments(
+    operations: list[Operation], app_label: str
+) -> list[list[Operation]]:
+    """Split the operations of one stage into one migration per transaction mode.
+
+    Those that must run outside of a transaction go last, in a non-atomic
+    migration of their own, unless an operation that follows them can't be
+    moved before them (as Django's optimizer decides).
+    """
+    inside: list[Operation] = []
+    outside: list[Operation] = []
+    for operation in operations:
+        if _is_outside_transaction(operation):
+            outside.append(operation)
+        elif all(earlier.reduce(operation, app_label) is True for earlier in outside):
+            inside.append(operation)
+        else:
+            return _consecutive_runs(operations)
+    return [segment for segment in (inside, outside) if segment]
 
 
 class StageAwareAutodetectorMixin:
@@ -140,7 +238,13 @@ class StageAwareAutodetectorMixin:
             operation = self._staged_rename_model(app_label, operation)
         elif type(operation) is operations.AlterField:
             operation = self._staged_alter_field(app_label, operation)
+        elif self._existed(app_label, getattr(operation, "model_name_lower", "")):
+            operation = _lock_safe(operation)
         super().add_operation(app_label, operation, dependencies, beginning)  # type: ignore[misc]
+
+    def _existed(self, app_label: str, model_name: str) -> bool:
+        """Return whether the table of a model exists before the changes."""
+        return (app_label, model_name) in self.from_state.models
 
     def _staged_alter_field(
         self, app_label: str, operation: operations.AlterField
@@ -148,16 +252,21 @@ class StageAwareAutodetectorMixin:
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.name)
-        if not (old_field.null and not operation.field.null):
-            return operation
         # Old code may still write NULLs until it is gone.
-        return AlterField(
-            operation.model_name,
-            operation.name,
-            operation.field,
-            stage=Stage.POST_DEPLOY,
-            preserve_default=operation.preserve_default,
+        stage = (
+            Stage.POST_DEPLOY
+            if old_field.null and not operation.field.null
+            else Stage.PRE_DEPLOY
         )
+        if _adds_constraints(old_field, operation.field):
+            return AlterFieldConcurrently(
+                operation.model_name,
+                operation.name,
+                operation.field,
+                stage=stage,
+                preserve_default=operation.preserve_default,
+            )
+        return operation
 
     def _staged_rename_field(
         self, app_label: str, operation: operations.RenameField
@@ -241,32 +350,54 @@ class StageAwareAutodetectorMixin:
         super()._generate_added_field(app_label, model_name, field_name)  # type: ignore[misc]
         added = self.generated_operations[app_label][-1]
         assert isinstance(added, operations.AddField)
-        field = added.field
-        if not _needs_database_default(field):
-            return
-        # Old code inserts rows without the column: it needs a database default.
-        declared = field
-        if _is_timestamp_default(field):
+        declared = added.field
+        stripped = _without_constraints(declared)
+        field = stripped or declared
+        follow_ups: list[Operation] = []
+        if _needs_database_default(declared) and _is_volatile_default(declared):
+            # One value computed for every existing row won't do: add the
+            # column NULLable, then fill it row by row once old code is gone.
             field = field.clone()
-            field.db_default = Now()
-        elif field.has_default() and callable(field.default):
-            self.stage_questions.warn(
-                f"{app_label}.{model_name}.{field_name} has a callable default "
-                f"({getattr(field.default, '__qualname__', field.default)}): it is "
-                "computed once, so every existing row, and every row the deployed "
-                "code inserts until the post-deploy migration, gets the same value."
+            field.null, field.default = True, NOT_PROVIDED
+            pre: Operation = operations.AddField(
+                added.model_name, added.name, field, added.preserve_default
             )
-        pre = AddField(added.model_name, added.name, field, added.preserve_default)
+            follow_ups.append(BackfillField(added.model_name, added.name, declared))
+        elif _needs_database_default(declared):
+            # Old code inserts rows without the column: it needs a database default.
+            if _is_timestamp_default(declared):
+                field = field.clone()
+                field.db_default = Now()
+            pre = AddField(added.model_name, added.name, field, added.preserve_default)
+            if stripped is not None:
+                # The column keeps its database default until PostAddField.
+                constrained = declared.clone()
+                constrained.db_default = pre.field.db_default
+                follow_ups.append(
+                    AlterFieldConcurrently(added.model_name, added.name, constrained)
+                )
+            follow_ups.append(
+                PostAddField(
+                    added.model_name, added.name, declared, added.preserve_default
+                )
+            )
+        elif stripped is not None:
+            pre = operations.AddField(
+                added.model_name, added.name, field, added.preserve_default
+            )
+            follow_ups.append(
+                AlterFieldConcurrently(added.model_name, added.name, declared)
+            )
+        else:
+            return
         pre._auto_deps = added._auto_deps  # type: ignore[attr-defined]
         self.generated_operations[app_label][-1] = pre
-        post = PostAddField(
-            added.model_name, added.name, declared, added.preserve_default
-        )
-        super().add_operation(  # type: ignore[misc]
-            app_label,
-            post,
-            dependencies=[_BoundaryDependency(app_label, pre)],
-        )
+        for follow_up in follow_ups:
+            super().add_operation(  # type: ignore[misc]
+                app_label,
+                follow_up,
+                dependencies=[_BoundaryDependency(app_label, pre)],
+            )
 
     def _generate_removed_field(
         self, app_label: str, model_name: str, field_name: str
@@ -298,9 +429,7 @@ class StageAwareAutodetectorMixin:
     def _build_migration_list(self, graph: Any = None) -> None:
         for app_label, app_operations in list(self.generated_operations.items()):
             try:
-                pre_deploy, post_deploy = partition_operations(
-                    app_operations, app_label
-                )
+                stages = partition_operations(app_operations, app_label)
             except AmbiguousStage:
                 descriptions = [operation.describe() for operation in app_operations]
                 if not self.stage_questions.ask_unpartitioned(app_label, descriptions):
@@ -309,19 +438,26 @@ class StageAwareAutodetectorMixin:
                         "pre-deploy and one post-deploy migration. Make them in "
                         "several steps: run makemigrations after each."
                     ) from None
-                continue
-            if not (pre_deploy and post_deploy):
-                continue
-            self.generated_operations[app_label] = pre_deploy + post_deploy
-            boundary = _StageBoundary()
-            super().add_operation(  # type: ignore[misc]
-                STAGE_BOUNDARY_APP,
-                boundary,
-                dependencies=[_BoundaryDependency(app_label, pre_deploy[-1])],
+                segments = _consecutive_runs(app_operations)
+            else:
+                segments = [
+                    segment
+                    for stage_operations in stages
+                    for segment in _transaction_segments(stage_operations, app_label)
+                ]
+            self.generated_operations[app_label] = list(
+                itertools.chain.from_iterable(segments)
             )
-            post_deploy[0]._auto_deps.append(  # type: ignore[attr-defined]
-                _BoundaryDependency(STAGE_BOUNDARY_APP, boundary)
-            )
+            for before, after in itertools.pairwise(segments):
+                boundary = _StageBoundary()
+                super().add_operation(  # type: ignore[misc]
+                    STAGE_BOUNDARY_APP,
+                    boundary,
+                    dependencies=[_BoundaryDependency(app_label, before[-1])],
+                )
+                after[0]._auto_deps.append(  # type: ignore[attr-defined]
+                    _BoundaryDependency(STAGE_BOUNDARY_APP, boundary)
+                )
         super()._build_migration_list(graph)  # type: ignore[misc]
         if self.migrations.pop(STAGE_BOUNDARY_APP, None):
             for migration in itertools.chain.from_iterable(self.migrations.values()):
@@ -330,6 +466,12 @@ class StageAwareAutodetectorMixin:
                     for dependency in migration.dependencies
                     if dependency[0] != STAGE_BOUNDARY_APP
                 ]
+        for migration in itertools.chain.from_iterable(self.migrations.values()):
+            if all(
+                isinstance(operation, OutsideTransaction)
+                for operation in migration.operations
+            ):
+                migration.atomic = False
 
     def _earliest_sufficient(
         self, migration: Migration, dependency: tuple[str, str]

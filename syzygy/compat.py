@@ -15,9 +15,13 @@ __all__ = (
     "ask_default",
     "choice_input",
     "effective_default",
+    "field_index_statements",
+    "foreign_key_statement",
     "get_migrate_executor",
+    "index_name",
     "new_connection",
     "set_migrate_executor",
+    "unique_statement",
 )
 
 
@@ -58,3 +62,38 @@ def new_connection(alias: str) -> BaseDatabaseWrapper:
     # ConnectionHandler.create_connection() is undocumented (Django 5.2 to
     # 6.1); it builds a wrapper exactly as connections[alias] does.
     return connections.create_connection(alias)
+
+
+# The statements Django's schema editor builds for a field's indexes and
+# constraints, private on every version (5.2 to 6.1); syzygy runs them in
+# its own lock-safe way instead of letting ``alter_field`` run them.
+
+
+def field_index_statements(
+    schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Field[Any, Any]
+) -> list[Any]:
+    """Return the ``CREATE INDEX`` statements Django builds for ``field`` alone."""
+    return schema_editor._field_indexes_sql(model, field)  # type: ignore[attr-defined,no-any-return]
+
+
+def foreign_key_statement(
+    schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Field[Any, Any]
+) -> Any:
+    """Return the ``ADD CONSTRAINT ... FOREIGN KEY`` statement of ``field``."""
+    return schema_editor._create_fk_sql(  # type: ignore[attr-defined]
+        model, field, "_fk_%(to_table)s_%(to_column)s"
+    )
+
+
+def unique_statement(
+    schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Field[Any, Any]
+) -> Any:
+    """Return the ``ADD CONSTRAINT ... UNIQUE`` statement of ``field``."""
+    return schema_editor._create_unique_sql(model, [field])  # type: ignore[attr-defined]
+
+
+def index_name(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str, suffix: str
+) -> str:
+    """Return a name for an index or constraint on a column, as Django makes them."""
+    return schema_editor._create_index_name(table, [column], suffix=suffix)  # type: ignore[attr-defined,no-any-return]

@@ -1,8 +1,10 @@
-"""Public exceptions. Both subclass ``ValueError`` as they did in 1.x."""
+"""Public exceptions. The stage ones subclass ``ValueError`` as they did in 1.x."""
 
 from __future__ import annotations
 
-__all__ = ("AmbiguousPlan", "AmbiguousStage")
+from django.db import IntegrityError
+
+__all__ = ("AmbiguousPlan", "AmbiguousStage", "DuplicateValues")
 
 
 class AmbiguousStage(ValueError):
@@ -11,3 +13,15 @@ class AmbiguousStage(ValueError):
 
 class AmbiguousPlan(ValueError):
     """A migration kept for pre-deploy depends on one postponed to post-deploy."""
+
+
+class DuplicateValues(IntegrityError):
+    """A unique constraint couldn't be added: rows have the same values."""
+
+    def __init__(self, constraint: str) -> None:
+        self.constraint = constraint
+        super().__init__(
+            f"The unique constraint {constraint} can't be added: some rows have "
+            "the same values. No index was left behind; remove the duplicates, "
+            "then run the command again."
+        )

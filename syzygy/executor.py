@@ -21,7 +21,12 @@ from django.db.migrations.state import ProjectState
 from . import conf
 from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
-from .locks import bounded_lock_waits, is_lock_timeout, retry_delays
+from .locks import (
+    StatementLockWaitsExhausted,
+    bounded_lock_waits,
+    is_lock_timeout,
+    retry_delays,
+)
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
 __all__ = (
@@ -120,20 +125,26 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         fake: bool,
         **options: Any,
     ) -> ProjectState:
-        """Run a migration with bounded lock waits, retrying it on lock timeouts.
+        """Run a migration with bounded lock waits, retrying on lock timeouts.
 
-        Only atomic migrations on PostgreSQL: their transaction rolls back
-        whole, so retrying can't apply anything twice.
+        Only on PostgreSQL, in a deploy stage. An atomic migration rolls back
+        whole, so it is retried whole; a non-atomic one retries its
+        statements one by one (see ``bounded_lock_waits``).
         """
         current = _current.get()
-        if (
-            current is None
-            or fake
-            or self.connection.vendor != "postgresql"
-            or not migration.atomic
-        ):
+        if current is None or fake or self.connection.vendor != "postgresql":
             return run(state, migration, fake, **options)
         policy = conf.lock_policy()
+        if not migration.atomic:
+
+            def on_retry(sql: str, delay: float) -> None:
+                current.on_lock_retry(migration, delay)
+
+            try:
+                with bounded_lock_waits(self.connection, policy, on_retry):
+                    return run(state, migration, fake, **options)
+            except StatementLockWaitsExhausted as error:
+                raise LockWaitsExhausted(migration, policy, error) from error
         delays = retry_delays(policy)
         while True:
             # Applying mutates the state it is given: keep the original.
@@ -152,16 +163,32 @@ class StageAwareMigrationExecutor(MigrationExecutor):
 
 
 class LockWaitsExhausted(Exception):
-    """A migration timed out waiting for locks on every attempt."""
+    """A migration, or a statement of a non-atomic one, timed out waiting for
+    locks on every attempt."""
 
-    def __init__(self, migration: Migration, policy: conf.LockPolicy) -> None:
-        super().__init__(
-            f"Gave up on {migration}: its locks could not be taken within "
-            f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
-            f"{policy.retries + 1} attempts; nothing of it was applied. A "
-            "long-running transaction holds a lock on a table it changes: run the "
-            "command again once it ends, or raise SYZYGY_LOCK_RETRIES."
+    def __init__(
+        self,
+        migration: Migration,
+        policy: conf.LockPolicy,
+        statement: StatementLockWaitsExhausted | None = None,
+    ) -> None:
+        advice = (
+            "A long-running transaction holds a lock on a table it changes: run "
+            "the command again once it ends, or raise SYZYGY_LOCK_RETRIES."
         )
+        if statement is not None:
+            message = (
+                f"Gave up on {migration}: {statement}. It is not atomic: what ran "
+                "before that statement stays applied, and running it again runs "
+                "it from the start (syzygy's own operations skip what is done). "
+            )
+        else:
+            message = (
+                f"Gave up on {migration}: its locks could not be taken within "
+                f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
+                f"{policy.retries + 1} attempts; nothing of it was applied. "
+            )
+        super().__init__(message + advice)
 
 
 def _stage_aware(executor_class: type[MigrationExecutor]) -> type[MigrationExecutor]:

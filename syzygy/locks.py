@@ -1,29 +1,35 @@
 """Bounded lock waits for migrations on PostgreSQL.
 
 A DDL statement waiting for a lock makes every query behind it wait too, so
-each migration sets ``lock_timeout`` (and, if configured,
-``statement_timeout``) with ``SET LOCAL`` at the start of its transaction,
-which is safe behind transaction-pooling proxies. A migration that times out
-waiting rolls back whole and is retried whole after a jittered backoff.
+each transaction of a migration sets ``lock_timeout`` (and, if configured,
+``statement_timeout``) with ``SET LOCAL`` before its first statement, which
+is safe behind transaction-pooling proxies. An atomic migration that times
+out waiting rolls back whole and is retried whole after a jittered backoff;
+in a non-atomic migration each statement outside of a transaction runs in a
+transaction of its own and is retried alone.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .conf import LockPolicy
 
 __all__ = (
+    "StatementLockWaitsExhausted",
     "bounded_lock_waits",
     "is_lock_timeout",
     "retry_delays",
+    "runs_in_a_transaction",
     "set_local_statements",
 )
 
@@ -34,6 +40,31 @@ LOCK_NOT_AVAILABLE = "55P03"
 IDLE = 0
 # Backoff stops doubling at this multiple of the base delay.
 MAX_BACKOFF_FACTOR = 16
+# Statements PostgreSQL refuses to run inside a transaction block. They take
+# no lock that blocks reads and writes, so they run without the bounds.
+_OUTSIDE_TRANSACTIONS = re.compile(r"\bCONCURRENTLY\b|^\s*VACUUM\b", re.IGNORECASE)
+
+
+class StatementLockWaitsExhausted(Exception):
+    """A statement outside of any transaction timed out on every attempt."""
+
+    def __init__(self, sql: str, policy: LockPolicy) -> None:
+        self.sql = sql
+        super().__init__(
+            f"its statement {_abridged(sql)!r} could not take its locks within "
+            f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
+            f"{policy.retries + 1} attempts"
+        )
+
+
+def _abridged(sql: str, length: int = 120) -> str:
+    sql = " ".join(sql.split())
+    return sql if len(sql) <= length else f"{sql[: length - 3]}..."
+
+
+def runs_in_a_transaction(sql: str) -> bool:
+    """Return whether PostgreSQL accepts ``sql`` inside a transaction block."""
+    return not _OUTSIDE_TRANSACTIONS.search(sql)
 
 
 def is_lock_timeout(error: BaseException) -> bool:
@@ -73,22 +104,43 @@ def set_local_statements(policy: LockPolicy) -> list[str]:
 
 @contextmanager
 def bounded_lock_waits(
-    connection: BaseDatabaseWrapper, policy: LockPolicy
+    connection: BaseDatabaseWrapper,
+    policy: LockPolicy,
+    on_retry: Callable[[str, float], None] = lambda sql, delay: None,
 ) -> Iterator[None]:
-    """Bound the lock waits of the transactions opened in this block.
+    """Bound the lock waits of the statements run in this block.
 
     Before the first statement of each transaction, the timeouts are set
-    with ``SET LOCAL``: they end with the transaction.
+    with ``SET LOCAL``: they end with the transaction. A statement run
+    outside of any transaction gets a transaction of its own, and is run
+    again after a pause each time it times out waiting for a lock (having
+    failed, it changed nothing), ``on_retry`` being told first.
     """
     statements = set_local_statements(policy)
 
     def set_local_first(
         execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
     ) -> Any:
-        if connection.in_atomic_block and _starts_transaction(connection):
-            for statement in statements:
-                execute(statement, None, False, context)
-        return execute(sql, params, many, context)
+        if connection.in_atomic_block:
+            if _starts_transaction(connection):
+                for statement in statements:
+                    execute(statement, None, False, context)
+            return execute(sql, params, many, context)
+        if not runs_in_a_transaction(sql):
+            return execute(sql, params, many, context)
+        delays = retry_delays(policy)
+        while True:
+            try:
+                with transaction.atomic(using=connection.alias):
+                    return set_local_first(execute, sql, params, many, context)
+            except OperationalError as error:
+                if not is_lock_timeout(error):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise StatementLockWaitsExhausted(sql, policy) from error
+            on_retry(sql, delay)
+            time.sleep(delay)
 
     if not statements:
         yield

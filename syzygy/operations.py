@@ -7,23 +7,32 @@ are frozen.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from django.db import models
+from django.db import NotSupportedError, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.utils import strip_quotes
 from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
-from . import compat
+from . import batches, compat, postgresql
 from .constants import Stage
 from .plan import operation_stage
 
 __all__ = (
+    "AddConstraintNotValid",
     "AddField",
+    "AddIndexConcurrently",
     "AlterField",
+    "AlterFieldConcurrently",
+    "BackfillField",
     "PostAddField",
     "PreRemoveField",
+    "RemoveIndexConcurrently",
     "RenameField",
     "RenameModel",
 )
@@ -216,3 +225,422 @@ class PreRemoveField(_DeclaredFieldAlteration):
     def migration_name_fragment(self) -> str:
         action = "set_db_default" if self._sets_default else "set_nullable"
         return f"{action}_{self.model_name_lower}_{self.name_lower}"
+
+
+# Lock-safe operations: on PostgreSQL they run outside of any transaction
+# (their migration has ``atomic = False``) and never scan a table while
+# holding a lock that blocks its reads and writes; elsewhere they do what the
+# stock operation does.
+
+
+class OutsideTransaction(Operation):
+    """An operation that is lock-safe on PostgreSQL in a non-atomic migration."""
+
+    stage = Stage.PRE_DEPLOY
+
+    def lock_safe(self, schema_editor: BaseDatabaseSchemaEditor) -> bool:
+        """Return whether to run the lock-safe way; refuse to run in a transaction.
+
+        Raise ``NotSupportedError`` on PostgreSQL inside a transaction.
+        """
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            return False
+        if connection.in_atomic_block:
+            raise NotSupportedError(
+                f"{self.__class__.__name__} can't run inside a transaction on "
+                "PostgreSQL: set atomic = False on its migration."
+            )
+        return True
+
+
+class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
+    """Add an index; on PostgreSQL ``CREATE INDEX CONCURRENTLY``.
+
+    An INVALID index left by an interrupted build is dropped and rebuilt.
+    """
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if not self.lock_safe(schema_editor):
+            return super().database_forwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            postgresql.create_index_concurrently(
+                schema_editor,
+                self.index.name,
+                str(self.index.create_sql(model, schema_editor)),
+            )
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if not self.lock_safe(schema_editor):
+            return super().database_backwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            postgresql.drop_index_concurrently(schema_editor, self.index.name)
+
+    def describe(self) -> str:
+        return f"{super().describe()} concurrently"
+
+
+class RemoveIndexConcurrently(OutsideTransaction, operations.RemoveIndex):
+    """Remove an index; on PostgreSQL ``DROP INDEX CONCURRENTLY``."""
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if not self.lock_safe(schema_editor):
+            return super().database_forwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            postgresql.drop_index_concurrently(schema_editor, self.name)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if not self.lock_safe(schema_editor):
+            return super().database_backwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(
+                self.name
+            )
+            postgresql.create_index_concurrently(
+                schema_editor, self.name, str(index.create_sql(model, schema_editor))
+            )
+
+    def describe(self) -> str:
+        return f"{super().describe()} concurrently"
+
+
+class AddConstraintNotValid(OutsideTransaction, operations.AddConstraint):
+    """Add a check or unique constraint without blocking reads and writes.
+
+    On PostgreSQL a check constraint is added ``NOT VALID`` then validated;
+    a unique constraint is built as a unique index ``CONCURRENTLY``, then
+    attached with ``ADD CONSTRAINT ... UNIQUE USING INDEX``.
+    """
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        constraint = self.constraint
+        if not (
+            isinstance(constraint, (models.CheckConstraint, models.UniqueConstraint))
+            and self.lock_safe(schema_editor)
+        ):
+            return super().database_forwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        table = model._meta.db_table
+        statement = str(constraint.create_sql(model, schema_editor))
+        if isinstance(constraint, models.CheckConstraint):
+            postgresql.add_constraint_not_valid(
+                schema_editor, table, constraint.name, statement
+            )
+        elif statement.startswith("CREATE UNIQUE INDEX"):
+            # Conditions, expressions and included columns make a unique index.
+            postgresql.create_index_concurrently(
+                schema_editor, constraint.name, statement, constraint=constraint.name
+            )
+        else:
+            postgresql.add_unique_constraint_using_index(
+                schema_editor,
+                table,
+                constraint.name,
+                _unique_index_sql(schema_editor, model, constraint),
+                _deferrable_sql(constraint.deferrable),
+            )
+
+    def describe(self) -> str:
+        return f"{super().describe()} without blocking writes"
+
+
+def _unique_index_sql(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    constraint: models.UniqueConstraint,
+) -> str:
+    """Return the ``CREATE UNIQUE INDEX`` a plain unique constraint can use."""
+    index = models.Index(fields=list(constraint.fields), name=constraint.name)
+    statement = str(index.create_sql(model, schema_editor))
+    statement = statement.replace("CREATE INDEX", "CREATE UNIQUE INDEX", 1)
+    if constraint.nulls_distinct is False:
+        statement += " NULLS NOT DISTINCT"
+    return statement
+
+
+def _deferrable_sql(deferrable: models.Deferrable | None) -> str:
+    if deferrable is None:
+        return ""
+    return f" DEFERRABLE INITIALLY {deferrable.name}"
+
+
+class AlterFieldConcurrently(OutsideTransaction, AlterField):
+    """Alter a field, adding its NOT NULL, index, unique and foreign key
+    constraints without blocking reads and writes on PostgreSQL.
+
+    Any other change is made as ``AlterField`` makes it, first. Going
+    backwards is ``AlterField``'s: dropping constraints is quick.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        stage: Stage = Stage.PRE_DEPLOY,
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, stage, preserve_default)
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        if kwargs["stage"] is Stage.PRE_DEPLOY:
+            del kwargs["stage"]
+        return name, args, kwargs
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if not self.lock_safe(schema_editor):
+            return super().database_forwards(
+                app_label, schema_editor, from_state, to_state
+            )
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old_field = from_model._meta.get_field(self.name)
+        new_field = to_model._meta.get_field(self.name)
+        self.before_constraints(schema_editor, to_model, old_field, new_field)
+        unconstrained = _with_constraints_of(new_field, old_field)
+        schema_editor.alter_field(from_model, old_field, unconstrained)
+        _add_constraints(schema_editor, to_model, unconstrained, new_field)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        # Django's AlterField goes backwards by going forwards between the
+        # states the other way round; dropping constraints needs no care.
+        operations.AlterField.database_forwards(
+            self, app_label, schema_editor, from_state, to_state
+        )
+
+    def before_constraints(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        old_field: AnyField,
+        new_field: AnyField,
+    ) -> None:
+        """Prepare the rows before the constraints are added.
+
+        Rows left NULL get the default, as ``AlterField`` gives them.
+        """
+        default = schema_editor.effective_default(new_field)
+        if old_field.null and not new_field.null and default is not None:
+            quote = schema_editor.quote_name
+            column = quote(str(new_field.column))
+            schema_editor.execute(
+                f"UPDATE {quote(model._meta.db_table)} SET {column} = %s "
+                f"WHERE {column} IS NULL",
+                [default],
+            )
+
+    def describe(self) -> str:
+        return (
+            f"Alter field {self.name} on {self.model_name} without blocking writes"
+            f" ({self.stage.label})"
+        )
+
+
+def _with_constraints_of(field: AnyField, other: AnyField) -> AnyField:
+    """Return ``field`` with the NULL, index, unique and foreign key
+    constraints of ``other``."""
+    changed = copy.copy(field)
+    changed.null = other.null
+    changed.db_index = other.db_index  # type: ignore[attr-defined]
+    changed._unique = other._unique  # type: ignore[attr-defined]
+    if changed.is_relation:
+        changed.db_constraint = bool(  # type: ignore[attr-defined]
+            other.is_relation and getattr(other, "db_constraint", False)
+        )
+    return changed
+
+
+def _add_constraints(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    old_field: AnyField,
+    new_field: AnyField,
+) -> None:
+    """Add the constraints ``new_field`` has and ``old_field`` lacks, lock-safe."""
+    table = model._meta.db_table
+    column = str(new_field.column)
+    if old_field.null and not new_field.null:
+        check = compat.index_name(schema_editor, table, column, "_notnull")
+        postgresql.set_not_null(schema_editor, table, column, check)
+    if getattr(new_field, "db_constraint", False) and not getattr(
+        old_field, "db_constraint", False
+    ):
+        foreign_key = compat.foreign_key_statement(schema_editor, model, new_field)
+        postgresql.add_constraint_not_valid(
+            schema_editor, table, _name(foreign_key), str(foreign_key)
+        )
+    if new_field.unique and not old_field.unique:
+        name = _name(compat.unique_statement(schema_editor, model, new_field))
+        quote = schema_editor.quote_name
+        postgresql.add_unique_constraint_using_index(
+            schema_editor,
+            table,
+            name,
+            f"CREATE UNIQUE INDEX {quote(name)} ON {quote(table)} ({quote(column)})",
+        )
+    existing = {
+        _name(statement)
+        for statement in compat.field_index_statements(schema_editor, model, old_field)
+    }
+    for statement in compat.field_index_statements(schema_editor, model, new_field):
+        name = _name(statement)
+        if name not in existing:
+            postgresql.create_index_concurrently(schema_editor, name, str(statement))
+
+
+def _name(statement: Any) -> str:
+    """Return the unquoted name of what a schema editor's statement creates."""
+    return strip_quotes(str(statement.parts["name"]))
+
+
+class BackfillField(AlterFieldConcurrently):
+    """Fill a NULLable column row by row with its field's default, in batches,
+    then make it NOT NULL without blocking reads and writes.
+
+    Each row gets a value of its own (``uuid.uuid4``, ``timezone.now``...).
+    Each batch is a short transaction of its own; an interrupted backfill
+    resumes with the rows still NULL.
+    """
+
+    stage = Stage.POST_DEPLOY
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        batch_size: int = batches.DEFAULT_BATCH_SIZE,
+        pause: float = 0.0,
+    ) -> None:
+        self.batch_size = batch_size
+        self.pause = pause
+        super().__init__(model_name, name, field, stage=Stage.POST_DEPLOY)
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        del kwargs["stage"]
+        if self.batch_size != batches.DEFAULT_BATCH_SIZE:
+            kwargs["batch_size"] = self.batch_size
+        if self.pause:
+            kwargs["pause"] = self.pause
+        return name, args, kwargs
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            model = to_state.apps.get_model(app_label, self.model_name)
+            if self.allow_migrate_model(schema_editor.connection.alias, model):
+                field = model._meta.get_field(self.name)
+                self.before_constraints(schema_editor, model, field, field)
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def before_constraints(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        old_field: AnyField,
+        new_field: AnyField,
+    ) -> None:
+        field = new_field
+        if schema_editor.collect_sql:
+            schema_editor.collected_sql.append(
+                f"-- Fill {model._meta.db_table}.{field.column} where it is NULL, "
+                f"row by row, in batches of {self.batch_size}"
+            )
+            return
+        rows = (
+            model._base_manager.using(schema_editor.connection.alias)
+            .filter(**{f"{field.attname}__isnull": True})
+            .only("pk")
+        )
+
+        def fill(batch: list[models.Model]) -> None:
+            for row in batch:
+                setattr(row, field.attname, field.get_default())
+            model._base_manager.using(schema_editor.connection.alias).bulk_update(
+                batch, [field.name]
+            )
+
+        batches.run_in_batches(
+            rows,
+            fill,
+            batch_size=self.batch_size,
+            pause=self.pause,
+            label=f"Backfilling {model._meta.label}.{field.name}",
+        )
+
+    def describe(self) -> str:
+        return (
+            f"Fill field {self.name} on {self.model_name} row by row, then make it "
+            "NOT NULL"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"backfill_{self.model_name_lower}_{self.name_lower}"

@@ -16,7 +16,7 @@ from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
-from syzygy.operations import RenameField
+from syzygy.operations import AlterFieldConcurrently, RenameField
 from syzygy.plan import pre_deploy_plan
 
 ID = ("id", models.AutoField(primary_key=True))
@@ -127,8 +127,11 @@ def test_programmatic_callers_get_changes_without_questions() -> None:
         author(("tags", models.ForeignKey("alpha.Author", models.CASCADE, null=True)))
     )
     with override_settings(SYZYGY_MAKEMIGRATIONS_ON_AMBIGUOUS="abort"):
-        (migration,) = changes(before, after)["alpha"]
+        migration, lock_safe = changes(before, after)["alpha"]
     assert len(migration.operations) == 2
+    assert [type(operation) for operation in lock_safe.operations] == [
+        AlterFieldConcurrently
+    ]
 
 
 def test_unrelated_pre_deploy_operations_move_before_post_deploy_ones() -> None:

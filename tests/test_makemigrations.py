@@ -71,13 +71,20 @@ def test_add_not_null_field_is_split_into_pre_and_post_deploy(
         "0002_author_fans_author_nickname_author_publisher_and_more.py  [pre-deploy]"
     )
     assert "    ~ Drop database DEFAULT of field rating on author" in lines
-    assert lines[8].endswith(
-        "0003_drop_db_default_author_publisher_and_more.py  [post-deploy]"
+    # The foreign key's constraint and index come after its column, in a
+    # non-atomic migration: lock-safe on PostgreSQL.
+    assert lines[8].endswith("0003_alter_author_publisher.py  [pre-deploy]")
+    assert lines[10].endswith(
+        "0004_drop_db_default_author_publisher_and_more.py  [post-deploy]"
     )
 
     assert case.makemigrations().stdout == dry_run.stdout
-    pre, post = case.written()
-    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    pre, lock_safe, post = case.written()
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert operation_types(case, lock_safe) == ["syzygy.AlterFieldConcurrently"]
+    assert "    atomic = False\n" in case.source(lock_safe)
+    assert case.migration(lock_safe).atomic is False
+    assert "db_constraint=False, db_index=False, default=1" in case.source(pre)
     assert operation_types(case, pre) == [
         "django.AddField",  # fans: many-to-many
         "django.AddField",  # nickname: nullable
@@ -91,19 +98,19 @@ def test_add_not_null_field_is_split_into_pre_and_post_deploy(
     assert "db_default=django.db.models.functions.datetime.Now()" in case.source(pre)
     assert_clean(case)
 
-    # Forwards: the pre-deploy migration keeps database defaults...
-    case.migrate("0002")
+    # Forwards: the pre-deploy migrations keep database defaults...
+    case.migrate("0003")
     assert "42" in str(default_of("add_not_null_author", "rating"))
     assert "1" in str(default_of("add_not_null_author", "publisher_id"))
     assert default_of("add_not_null_author", "updated") is not None
     # ...which the post-deploy one drops, except the declared db_default.
-    case.migrate("0003")
+    case.migrate("0004")
     assert default_of("add_not_null_author", "rating") is None
     assert default_of("add_not_null_author", "publisher_id") is None
     assert default_of("add_not_null_author", "updated") is None
     assert "7" in str(default_of("add_not_null_author", "score"))
     # Backwards.
-    case.migrate("0002")
+    case.migrate("0003")
     assert "42" in str(default_of("add_not_null_author", "rating"))
     case.migrate("0001")
     assert "rating" not in table_columns("add_not_null_author")
@@ -120,7 +127,7 @@ def test_add_not_null_field_keeps_old_code_working_during_the_deploy(
     OldAuthor.objects.create(name="before")
 
     case.migrate(pre_deploy=True)
-    assert case.applied() == ["0001_initial", case.written()[0]]
+    assert case.applied() == ["0001_initial", *case.written()[:2]]
     # The old code: INSERT, SELECT, UPDATE without the new columns.
     old = OldAuthor.objects.create(name="old code")
     assert OldAuthor.objects.get(pk=old.pk).name == "old code"
@@ -171,18 +178,36 @@ def test_add_auto_now_add_field_gets_a_database_now_default(
     case.migrate("0001")
 
 
-def test_add_field_with_a_volatile_default_warns_of_the_shared_value(
+def test_add_field_with_a_volatile_default_is_backfilled_row_by_row(
     makemigrations_case: OpenCase,
 ) -> None:
     case = makemigrations_case("add_volatile")
     outcome = case.makemigrations()
-    assert (
-        "add_volatile.author.token has a callable default (uuid4): it is computed "
-        "once, so every existing row, and every row the deployed code inserts until "
-        "the post-deploy migration, gets the same value."
-    ) in outcome.stdout
+    assert outcome.stdout.splitlines()[-1] == (
+        "    ~ Fill field token on author row by row, then make it NOT NULL"
+    )
+    pre, post = case.written()
     assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert operation_types(case, pre) == ["django.AddField"]
+    assert "field=models.UUIDField(null=True)" in case.source(pre)
+    assert operation_types(case, post) == ["syzygy.BackfillField"]
+    assert case.migration(post).atomic is False
+    assert_clean(case)
+
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    OldAuthor.objects.bulk_create(OldAuthor(name=f"before {n}") for n in range(5))
+    case.migrate(pre_deploy=True)
+    # Old code keeps inserting rows without the column; new code beside it.
+    OldAuthor.objects.create(name="old code")
+    Author = case.new_model("Author")
+    Author.objects.create(name="new code")
     case.migrate()
+    tokens = list(Author.objects.values_list("token", flat=True))
+    assert len(tokens) == 7
+    assert None not in tokens
+    assert len(set(tokens)) == 7
+    assert table_columns("add_volatile_author")["token"].null_ok is False
     case.migrate("0001")
 
 
@@ -408,10 +433,11 @@ def test_unsplittable_changes_are_listed_and_written_by_default(
         "post-deploy migration:\n  - Remove field tags from author\n"
         "  - Add field tags to author"
     ) in outcome.stdout
-    (name,) = case.written()
-    assert outcome.stdout.splitlines()[-3].endswith(
+    name, lock_safe = case.written()
+    assert outcome.stdout.splitlines()[-5].endswith(
         f"{name}.py  [ambiguous stage: set Migration.stage]"
     )
+    assert operation_types(case, lock_safe) == ["syzygy.AlterFieldConcurrently"]
     assert [error.id for error in run_checks(databases=["default"])] == ["syzygy.E001"]
 
 
@@ -426,7 +452,7 @@ def test_unsplittable_changes_abort_when_configured(
     assert case.written() == []
 
 
-@pytest.mark.parametrize(("answer", "written"), [("1", 1), ("2", 0)])
+@pytest.mark.parametrize(("answer", "written"), [("1", 2), ("2", 0)])
 def test_unsplittable_changes_interactive_choice(
     makemigrations_case: OpenCase, answer: str, written: int
 ) -> None:
@@ -492,7 +518,7 @@ def test_scriptable_output_stays_bare_paths(makemigrations_case: OpenCase) -> No
 def test_name_applies_to_both_migrations(makemigrations_case: OpenCase) -> None:
     case = makemigrations_case("add_not_null")
     case.makemigrations("--name", "rating")
-    assert case.written() == ["0002_rating", "0003_rating"]
+    assert case.written() == ["0002_rating", "0003_rating", "0004_rating"]
 
 
 def test_empty_migration_has_no_stage_of_its_own(makemigrations_case: OpenCase) -> None:
@@ -596,11 +622,11 @@ def test_mixins_combine_with_another_package_overriding_makemigrations(
     command = CombinedCommand()
     outcome = case.makemigrations(command=command)
     # syzygy split the change and labelled the migrations...
-    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
     assert "[post-deploy]" in outcome.stdout
     # ...and the other package did its part.
-    assert command.written_by_other_package == 2
-    assert OtherPackageAutodetector.arranged[-2:] == case.written()
+    assert command.written_by_other_package == 3
+    assert OtherPackageAutodetector.arranged[-3:] == case.written()
 
 
 def test_interactive_dry_run_asks_no_question_about_defaults(

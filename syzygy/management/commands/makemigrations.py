@@ -62,6 +62,12 @@ class StageAwareMakemigrationsMixin:
                 path = MigrationWriter(migration, self.include_header).path
                 self._stage_labels[path] = _stage_label(migration)
         super().write_migration_files(changes, *args, **kwargs)  # type: ignore[misc]
+        if self.dry_run:  # type: ignore[attr-defined]
+            return
+        for app_migrations in changes.values():
+            for migration in app_migrations:
+                if not migration.atomic:
+                    _write_non_atomic(MigrationWriter(migration).path)
 
     def get_relative_path(self, path: str) -> str:
         relative_path: str = super().get_relative_path(path)  # type: ignore[misc]
@@ -94,6 +100,19 @@ class StageAwareMakemigrationsMixin:
                     "share one migration. Run makemigrations without --update."
                 )
         super().write_to_last_migration_files(changes)  # type: ignore[misc]
+
+
+def _write_non_atomic(path: str) -> None:
+    """Add ``atomic = False`` to a written migration file.
+
+    Django's writer leaves ``Migration.atomic`` out of the files it writes.
+    """
+    with open(path, encoding="utf-8") as file:
+        source = file.read()
+    declaration = "class Migration(migrations.Migration):\n"
+    source = source.replace(declaration, f"{declaration}    atomic = False\n", 1)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(source)
 
 
 def _without_stages(

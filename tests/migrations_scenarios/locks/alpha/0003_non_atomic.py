@@ -4,7 +4,7 @@ from tests.migrations_scenarios.locks import report_timeouts
 
 
 class Migration(migrations.Migration):
-    # Not bounded yet: its statements run outside a transaction.
+    # Its statements run outside a transaction: each gets one of its own.
     atomic = False
 
     dependencies = [("alpha", "0002_author_rating")]
