@@ -23,15 +23,25 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from django.db import models, transaction
 
-__all__ = ("DEFAULT_BATCH_SIZE", "run_in_batches")
+__all__ = ("DEFAULT_BATCH_SIZE", "Stream", "run_in_batches")
 
 DEFAULT_BATCH_SIZE = 1000
 # Without a terminal, a progress line for every tenth of the rows.
 _PROGRESS_STEPS = 10
+
+
+class Stream(Protocol):
+    """Where progress is written: a text file, or ``migrate``'s output."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
 
 
 def run_in_batches(
@@ -41,7 +51,7 @@ def run_in_batches(
     batch_size: int = DEFAULT_BATCH_SIZE,
     pause: float = 0.0,
     label: str = "Batches",
-    stream: TextIO | None = None,
+    stream: Stream | None = None,
 ) -> int:
     """Call ``function`` with the rows of ``queryset``, ``batch_size`` at a time.
 
@@ -78,11 +88,11 @@ def run_in_batches(
 class _Progress:
     """A progress bar on a terminal, a few lines elsewhere."""
 
-    def __init__(self, label: str, total: int, stream: TextIO) -> None:
+    def __init__(self, label: str, total: int, stream: Stream) -> None:
         self.label = label
         self.total = total
         self.stream = stream
-        self.terminal = bool(getattr(stream, "isatty", lambda: False)())
+        self.terminal = stream.isatty()
         self.shown_step = 0
         self.started = time.monotonic()
 

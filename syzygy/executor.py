@@ -19,6 +19,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
 from . import conf
+from .batches import Stream
 from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
 from .locks import (
@@ -34,6 +35,7 @@ __all__ = (
     "LockWaitsExhausted",
     "PlanProbed",
     "StageAwareMigrationExecutor",
+    "deploy_output",
     "deploy_stage",
     "has_recorded_migrations",
 )
@@ -56,6 +58,7 @@ class DeployStage:
     on_lock_retry: Callable[[Migration, float], None] = field(
         default=lambda migration, delay: None, repr=False
     )
+    output: Stream | None = field(default=None, repr=False)
     full_plan: Plan | None = None
     plan: Plan | None = None
     graph: MigrationGraph | None = field(default=None, repr=False)
@@ -248,6 +251,12 @@ def deploy_stage(stage: Stage, *, probe: bool = False) -> Iterator[DeployStage]:
     finally:
         _current.reset(token)
         _swap.exit()
+
+
+def deploy_output() -> Stream | None:
+    """Return where ``migrate`` writes progress, in a deploy stage."""
+    current = _current.get()
+    return None if current is None else current.output
 
 
 def has_recorded_migrations(connection: BaseDatabaseWrapper) -> bool:

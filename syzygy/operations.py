@@ -21,6 +21,7 @@ from django.db.models.fields import NOT_PROVIDED
 
 from . import batches, compat, postgresql
 from .constants import Stage
+from .executor import deploy_output
 from .plan import operation_stage
 
 __all__ = (
@@ -633,6 +634,7 @@ class BackfillField(AlterFieldConcurrently):
             batch_size=self.batch_size,
             pause=self.pause,
             label=f"Backfilling {model._meta.label}.{field.name}",
+            stream=deploy_output(),
         )
 
     def describe(self) -> str:

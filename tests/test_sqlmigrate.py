@@ -53,10 +53,53 @@ def test_sqlmigrate_shows_the_lock_bounds_migrate_sets(use_scenario: Scenario) -
         assert "SET LOCAL" not in "\n".join(output)
 
 
-def test_sqlmigrate_shows_no_bounds_for_non_atomic_migrations(
+def test_sqlmigrate_says_how_non_atomic_migrations_are_bounded(
     use_scenario: Scenario,
 ) -> None:
     use_scenario("locks")
-    output = sqlmigrate("alpha", "0003")
-    assert output.startswith("-- Stage: pre-deploy (inferred)\n")
-    assert "SET LOCAL" not in output
+    output = sqlmigrate("alpha", "0003").splitlines()
+    assert output[0] == "-- Stage: pre-deploy (inferred)"
+    if connection.vendor == "postgresql":
+        assert output[1] == (
+            "-- Not atomic: each statement runs in a transaction of its own that "
+            "starts with SET LOCAL lock_timeout = 200; except CONCURRENTLY ones, "
+            "which can't run in a transaction and take no lock that blocks writes."
+        )
+    else:
+        assert "SET LOCAL" not in "\n".join(output)
+    with override_settings(SYZYGY_LOCK_TIMEOUT=None):
+        assert "Not atomic" not in sqlmigrate("alpha", "0003")
+
+
+def test_sqlmigrate_shows_the_lock_safe_statements(use_scenario: Scenario) -> None:
+    use_scenario("lock_safe")
+    index = sqlmigrate("alpha", "0002")
+    constraints = sqlmigrate("alpha", "0003")
+    not_null = sqlmigrate("alpha", "0005")
+    backfill = sqlmigrate("alpha", "0007")
+    if connection.vendor != "postgresql":
+        assert "CONCURRENTLY" not in index
+        assert "NOT VALID" not in constraints
+        return
+    assert 'CREATE INDEX CONCURRENTLY "book_title_idx" ON "alpha_book"' in index
+    assert constraints.splitlines()[2:] == [
+        "--",
+        "-- Create constraint book_pages_positive on model book without blocking "
+        "writes",
+        "--",
+        'ALTER TABLE "alpha_book" ADD CONSTRAINT "book_pages_positive" CHECK '
+        '("pages" >= 0) NOT VALID;',
+        'ALTER TABLE "alpha_book" VALIDATE CONSTRAINT "book_pages_positive";',
+        "--",
+        "-- Create constraint book_title_unique on model book without blocking writes",
+        "--",
+        'CREATE UNIQUE INDEX CONCURRENTLY "book_title_unique" ON "alpha_book" '
+        '("title");',
+        'ALTER TABLE "alpha_book" ADD CONSTRAINT "book_title_unique" UNIQUE USING '
+        'INDEX "book_title_unique";',
+    ]
+    assert "SET NOT NULL" in not_null
+    assert '"pages" IS NOT NULL) NOT VALID;' in not_null
+    assert "-- Fill alpha_book.ref where it is NULL, row by row, in batches of 2" in (
+        backfill
+    )

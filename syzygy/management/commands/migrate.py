@@ -5,14 +5,14 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.core.management.commands import migrate
 from django.db import connections
 from django.db.migrations import Migration
 
 from syzygy.autodetector import MigrationAutodetector
 from syzygy.constants import Stage
-from syzygy.exceptions import AmbiguousPlan, AmbiguousStage
+from syzygy.exceptions import AmbiguousPlan, AmbiguousStage, DuplicateValues
 from syzygy.executor import (
     DeployStage,
     LockWaitsExhausted,
@@ -95,6 +95,7 @@ class Command(migrate.Command):
         try:
             with deploy_stage(stage, probe=options["plan"]) as current:
                 current.on_lock_retry = self._report_lock_retry
+                current.output = _Progress(self.stdout)
                 if options["plan"]:
                     self._show_plan(current, *args, **options)
                 # --check and --prune apply nothing: nothing to coordinate.
@@ -109,7 +110,12 @@ class Command(migrate.Command):
                     # --check and --prune apply nothing.
                     if not (options["check_unapplied"] or options["prune"]):
                         self._report_postponed(current, options["verbosity"])
-        except (AmbiguousPlan, AmbiguousStage, LockWaitsExhausted) as exc:
+        except (
+            AmbiguousPlan,
+            AmbiguousStage,
+            DuplicateValues,
+            LockWaitsExhausted,
+        ) as exc:
             raise CommandError(str(exc)) from exc
 
     def _report_lock_retry(self, migration: Migration, delay: float) -> None:
@@ -299,3 +305,20 @@ def _check_quorum_options(quorum: object, timeout: object) -> None:
             f"--quorum-timeout must be a number of seconds, at least 0, not "
             f"{timeout!r}."
         )
+
+
+class _Progress:
+    """Let progress bars write to a command's output as it is, unterminated."""
+
+    def __init__(self, output: OutputWrapper) -> None:
+        self.output = output
+
+    def write(self, text: str) -> int:
+        self.output.write(text, ending="")
+        return len(text)
+
+    def flush(self) -> None:
+        self.output.flush()
+
+    def isatty(self) -> bool:
+        return self.output.isatty()

@@ -26,13 +26,17 @@ class Command(sqlmigrate.Command):
             options["app_label"], options["migration_name"]
         )
         self.stdout.write(f"-- {_stage_description(migration, options['backwards'])}")
-        # migrate bounds the lock waits of atomic migrations on PostgreSQL.
-        if self.output_transaction and connection.vendor == "postgresql":
-            bounds = [
-                f"{statement};"
-                for statement in set_local_statements(conf.lock_policy())
-            ]
-            sql = "\n".join([*bounds, sql])
+        bounds = set_local_statements(conf.lock_policy())
+        if connection.vendor != "postgresql" or not bounds:
+            return sql
+        # migrate bounds the lock waits of every transaction on PostgreSQL.
+        if self.output_transaction:
+            return "\n".join([*(f"{statement};" for statement in bounds), sql])
+        self.stdout.write(
+            "-- Not atomic: each statement runs in a transaction of its own that "
+            f"starts with {'; '.join(bounds)}; except CONCURRENTLY ones, which "
+            "can't run in a transaction and take no lock that blocks writes."
+        )
         return sql
 
 
