@@ -17,6 +17,7 @@ from django.db.migrations.autodetector import (
     MigrationAutodetector as DjangoMigrationAutodetector,
 )
 from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.models import IndexOperation
 from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
@@ -176,6 +177,15 @@ def _consecutive_runs(operations: list[Operation]) -> list[list[Operation]]:
     ]
 
 
+def _can_cross(operation: Operation, earlier: Operation, app_label: str) -> bool:
+    """Return whether ``operation`` may run before an ``earlier`` one."""
+    # Django's optimizer knows nothing of indexes and constraints, which only
+    # touch the table of their model.
+    if isinstance(operation, IndexOperation):
+        return operation.model_name_lower != getattr(earlier, "model_name_lower", None)
+    return earlier.reduce(operation, app_label) is True
+
+
 def _transaction_segments(
     operations: list[Operation], app_label: str
 ) -> list[list[Operation]]:
@@ -190,7 +200,7 @@ def _transaction_segments(
     for operation in operations:
         if _is_outside_transaction(operation):
             outside.append(operation)
-        elif all(earlier.reduce(operation, app_label) is True for earlier in outside):
+        elif all(_can_cross(operation, earlier, app_label) for earlier in outside):
             inside.append(operation)
         else:
             return _consecutive_runs(operations)

@@ -255,3 +255,38 @@ def lock_policy() -> LockPolicy:
         retries=retries,
         retry_delay=retry_delay,
     )
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """The settings of the lint of unapplied migrations, validated."""
+
+    errors: bool
+    exclude: frozenset[str]
+
+    def excludes(self, app_label: str, name: str) -> bool:
+        """Return whether ``SYZYGY_LINT_EXCLUDE`` keeps a migration from the lint."""
+        return app_label in self.exclude or f"{app_label}.{name}" in self.exclude
+
+
+def lint_config() -> LintConfig:
+    """Return the validated settings of the lint of unapplied migrations."""
+    errors = getattr(settings, "SYZYGY_LINT_ERRORS", False)
+    if not isinstance(errors, bool):
+        raise ImproperlyConfigured(
+            f"SYZYGY_LINT_ERRORS is {errors!r}; accepted values are True and False."
+        )
+    setting = "SYZYGY_LINT_EXCLUDE"
+    exclude = getattr(settings, setting, ())
+    if not isinstance(exclude, (list, tuple, set, frozenset)):
+        raise ImproperlyConfigured(
+            f"{setting} must be a list, tuple or set of 'app_label' or "
+            f"'app_label.migration_name' strings, not {type(exclude).__name__}."
+        )
+    for key in exclude:
+        if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
+            raise ImproperlyConfigured(
+                f"{setting} has the item {key!r}; items must be 'app_label' or "
+                f"'app_label.migration_name'."
+            )
+    return LintConfig(errors=errors, exclude=frozenset(exclude))

@@ -303,8 +303,9 @@ def test_null_to_not_null_is_post_deploy(makemigrations_case: OpenCase) -> None:
     )
     (name,) = case.written()
     (alter,) = case.migration(name).operations
-    assert isinstance(alter, syzygy_operations.AlterField)
+    assert isinstance(alter, syzygy_operations.AlterFieldConcurrently)
     assert alter.stage is Stage.POST_DEPLOY
+    assert case.migration(name).atomic is False
     assert_clean(case)
 
     case.migrate("0001")
@@ -319,6 +320,57 @@ def test_null_to_not_null_is_post_deploy(makemigrations_case: OpenCase) -> None:
     Author.objects.create(bio="new")
     case.migrate("0001")
     assert table_columns("not_null_author")["bio"].null_ok
+
+
+# Lock-safe indexes and constraints on existing tables
+
+
+def test_indexes_and_constraints_of_existing_tables_are_lock_safe(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("lock_safe")
+    case.makemigrations()
+    new_table, lock_safe = case.written()
+    # A table created now needs none of it...
+    assert operation_types(case, new_table) == ["django.CreateModel"]
+    assert "name='book_title_idx'" in case.source(new_table)
+    assert "name='book_title_unique'" in case.source(new_table)
+    # ...existing ones get it, in a non-atomic migration.
+    assert operation_types(case, lock_safe) == [
+        "syzygy.RemoveIndexConcurrently",
+        "syzygy.AlterFieldConcurrently",  # unique=True
+        "syzygy.AlterFieldConcurrently",  # db_index=True
+        "syzygy.AddIndexConcurrently",
+        "syzygy.AddConstraintNotValid",  # check
+        "syzygy.AddConstraintNotValid",  # unique
+    ]
+    assert "    atomic = False\n" in case.source(lock_safe)
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.PRE_DEPLOY]
+    assert_clean(case)
+
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    OldAuthor.objects.create(name="Ann", code="a", rating=1)
+    case.migrate()
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "lock_safe_author")
+    assert "rating_idx" not in found
+    assert found["name_rating_idx"]["index"]
+    assert found["rating_positive"]["check"]
+    assert found["name_code_unique"]["unique"]
+    assert any(
+        details["unique"] and details["columns"] == ["code"]
+        for details in found.values()
+    )
+    assert any(
+        details["index"] and details["columns"] == ["name"]
+        for details in found.values()
+    )
+    case.migrate("0001")
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "lock_safe_author")
+    assert "rating_idx" in found
+    assert "rating_positive" not in found
 
 
 # Renames

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import connection
+
+from syzygy.batches import run_in_batches
+
+Scenario = Callable[[str], None]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def book_model(use_scenario: Scenario) -> Any:
+    """Return a model of the lock_safe scenario's books, with 25 rows."""
+    use_scenario("lock_safe")
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    from django.db.migrations.executor import MigrationExecutor
+
+    state = MigrationExecutor(connection).loader.project_state(
+        ("alpha", "0006_book_ref")
+    )
+    Book = state.apps.get_model("alpha", "Book")
+    Book.objects.bulk_create(Book(title=f"book {n}", pages=n) for n in range(25))
+    return Book
+
+
+def fill_pages(books: list[Any]) -> None:
+    for book in books:
+        book.pages += 1000
+    type(books[0]).objects.bulk_update(books, ["pages"])
+
+
+def test_rows_are_handled_in_batches_by_increasing_primary_key(book_model: Any) -> None:
+    seen: list[list[int]] = []
+
+    def record(books: list[Any]) -> None:
+        seen.append([book.pk for book in books])
+
+    stream = io.StringIO()
+    done = run_in_batches(
+        book_model.objects.all(), record, batch_size=10, stream=stream
+    )
+    assert done == 25
+    assert [len(batch) for batch in seen] == [10, 10, 5]
+    flat = [pk for batch in seen for pk in batch]
+    assert flat == sorted(flat)
+    # Without a terminal, a line per tenth of the rows.
+    lines = stream.getvalue().splitlines()[1:]
+    assert lines[0].startswith(
+        "  Batches: [############------------------] 10/25 rows (40%)"
+    )
+    assert lines[-1].startswith(
+        "  Batches: [##############################] 25/25 rows (100%)"
+    )
+
+
+def test_an_interrupted_run_resumes_with_the_rows_left(book_model: Any) -> None:
+    calls = 0
+
+    def fail_second_batch(books: list[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("interrupted")
+        fill_pages(books)
+
+    left = book_model.objects.filter(pages__lt=1000)
+    with pytest.raises(RuntimeError):
+        run_in_batches(left, fail_second_batch, batch_size=10, stream=io.StringIO())
+    # The first batch stays done; the second rolled back.
+    assert left.count() == 15
+    assert run_in_batches(left, fill_pages, batch_size=10, stream=io.StringIO()) == 15
+    assert left.count() == 0
+
+
+def test_progress_is_a_bar_on_a_terminal(book_model: Any) -> None:
+    terminal = Terminal()
+    run_in_batches(
+        book_model.objects.all(),
+        fill_pages,
+        batch_size=20,
+        pause=0.01,
+        label="Pages",
+        stream=terminal,
+    )
+    output = terminal.getvalue()
+    assert output.startswith("\r  Pages: [########################------] 20/25 rows")
+    assert output.endswith("25/25 rows (100%) in " + output.rsplit(" in ", 1)[1])
+    assert output.endswith(" s\n")
+
+
+def test_no_rows_still_reports_once(book_model: Any) -> None:
+    stream = io.StringIO()
+    none = book_model.objects.none()
+    assert run_in_batches(none, fill_pages, stream=stream) == 0
+    assert stream.getvalue().startswith(
+        "\n  Batches: [------------------------------] 0/0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "batch_size is 0; it must be an integer >= 1."),
+        ({"batch_size": True}, "batch_size is True; it must be an integer >= 1."),
+        ({"pause": -1}, "pause is -1; it must be a number of seconds >= 0."),
+        ({"pause": float("nan")}, "pause is nan; it must be a number of seconds >= 0."),
+        ({"pause": "1"}, "pause is '1'; it must be a number of seconds >= 0."),
+    ],
+)
+def test_bad_arguments_are_refused(options: dict[str, Any], message: str) -> None:
+    Model = apps.get_model("auth", "User")
+    with pytest.raises(ValueError, match=r"must be") as raised:
+        run_in_batches(Model.objects.all(), fill_pages, **options)
+    assert str(raised.value) == message
