@@ -52,14 +52,16 @@ def run_in_batches(
     pause: float = 0.0,
     label: str = "Batches",
     stream: Stream | None = None,
+    lock_rows: bool = True,
 ) -> int:
     """Call ``function`` with the rows of ``queryset``, ``batch_size`` at a time.
 
-    Rows go by increasing primary key; each batch is locked (``SELECT ... FOR
-    UPDATE``) and handled in a transaction of its own, then ``pause``
-    seconds pass. Progress is written to ``stream`` (standard output by
-    default). A run that is interrupted can start again: make ``queryset``
-    leave out the rows already done (``filter(slug=None)``) and it resumes.
+    Rows go by increasing primary key; each batch is handled in a transaction
+    of its own, its rows locked (``SELECT ... FOR UPDATE``) unless
+    ``lock_rows`` is false, then ``pause`` seconds pass. Progress is written
+    to ``stream`` (standard output by default). A run that is interrupted
+    can start again: make ``queryset`` leave out the rows already done
+    (``filter(slug=None)``) and it resumes.
     Return the number of rows handled.
     """
     if type(batch_size) is not int or batch_size < 1:
@@ -71,7 +73,9 @@ def run_in_batches(
     done = 0
     while True:
         with transaction.atomic(using=queryset.db):
-            batch = list(ordered.select_for_update()[:batch_size])
+            batch = list(
+                (ordered.select_for_update() if lock_rows else ordered)[:batch_size]
+            )
             if batch:
                 function(batch)
         if not batch:

@@ -555,6 +555,41 @@ def _name(statement: Any) -> str:
     return strip_quotes(str(statement.parts["name"]))
 
 
+def _update_from_values(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    field: AnyField,
+    rows: list[models.Model],
+) -> None:
+    """Give each row its own default with one ``UPDATE ... FROM (VALUES ...)``.
+
+    Much quicker than ``bulk_update``'s ``CASE``, which compares every row
+    to every value of the batch.
+    """
+    connection = schema_editor.connection
+    quote = schema_editor.quote_name
+    primary_key = model._meta.pk
+    assert primary_key is not None
+    table, column = quote(model._meta.db_table), quote(str(field.column))
+    key = quote(str(primary_key.column))
+    pk_type, value_type = primary_key.db_type(connection), field.db_type(connection)
+    values = ", ".join([f"(%s::{pk_type}, %s::{value_type})"] * len(rows))
+    # The primary key range lets the planner use the primary key's index.
+    bounds = [rows[0].pk, rows[-1].pk]
+    params: list[Any] = []
+    for row in rows:
+        params.append(row.pk)
+        params.append(field.get_db_prep_save(field.get_default(), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = backfill.value "
+            f"FROM (VALUES {values}) AS backfill (key, value) "
+            f"WHERE {table}.{key} = backfill.key AND {table}.{column} IS NULL "
+            f"AND {table}.{key} BETWEEN %s AND %s",
+            [*params, *bounds],
+        )
+
+
 class BackfillField(AlterFieldConcurrently):
     """Fill a NULLable column row by row with its field's default, in batches,
     then make it NOT NULL without blocking reads and writes.
@@ -615,18 +650,24 @@ class BackfillField(AlterFieldConcurrently):
                 f"row by row, in batches of {self.batch_size}"
             )
             return
-        rows = (
-            model._base_manager.using(schema_editor.connection.alias)
-            .filter(**{f"{field.attname}__isnull": True})
-            .only("pk")
-        )
+        manager = model._base_manager.using(schema_editor.connection.alias)
+        if schema_editor.connection.vendor == "postgresql":
+            # Walk the primary key; the UPDATE itself skips rows already
+            # filled, so rows need no lock and the walk no index on the column.
+            rows = manager.only("pk")
+            lock_rows = False
 
-        def fill(batch: list[models.Model]) -> None:
-            for row in batch:
-                setattr(row, field.attname, field.get_default())
-            model._base_manager.using(schema_editor.connection.alias).bulk_update(
-                batch, [field.name]
-            )
+            def fill(batch: list[models.Model]) -> None:
+                _update_from_values(schema_editor, model, field, batch)
+
+        else:
+            rows = manager.filter(**{f"{field.attname}__isnull": True}).only("pk")
+            lock_rows = True
+
+            def fill(batch: list[models.Model]) -> None:
+                for row in batch:
+                    setattr(row, field.attname, field.get_default())
+                manager.bulk_update(batch, [field.name])
 
         batches.run_in_batches(
             rows,
@@ -635,6 +676,7 @@ class BackfillField(AlterFieldConcurrently):
             pause=self.pause,
             label=f"Backfilling {model._meta.label}.{field.name}",
             stream=deploy_output(),
+            lock_rows=lock_rows,
         )
 
     def describe(self) -> str:

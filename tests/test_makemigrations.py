@@ -9,6 +9,7 @@ models around the deploy.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from django.core.checks import run_checks
 from django.core.management.base import CommandError
 from django.core.management.commands import makemigrations
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.autodetector import (
     MigrationAutodetector as DjangoMigrationAutodetector,
 )
@@ -705,3 +706,61 @@ def test_disable_syzygy_keeps_the_other_package_autodetector(
     (name,) = case.written()
     assert "syzygy" not in case.source(name)
     assert OtherPackageAutodetector.arranged == [name]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the million-row backfill runs on PostgreSQL (SYZYGY_TEST_DATABASE="
+    "postgresql)",
+)
+def test_volatile_default_on_a_million_rows_keeps_old_inserts_working(
+    makemigrations_case: OpenCase,
+) -> None:
+    """``token = UUIDField(default=uuid.uuid4)`` added to 1,000,000 rows."""
+    rows = 1_000_000
+    case = makemigrations_case("add_volatile")
+    case.makemigrations()
+    case.migrate("0001")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO add_volatile_author (name) "
+            "SELECT 'author ' || n FROM generate_series(1, %s) n",
+            [rows],
+        )
+    (OldAuthor,) = case.old_models("Author")
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    inserted = 0
+
+    def old_code() -> None:
+        nonlocal inserted
+        try:
+            while not stop.is_set():
+                OldAuthor.objects.create(name="old code")
+                inserted += 1
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=old_code)
+    writer.start()
+    try:
+        case.migrate(pre_deploy=True)
+        # The rollout: new code inserts beside the old.
+        Author = case.new_model("Author")
+        Author.objects.bulk_create(Author(name="new code") for _ in range(100))
+    finally:
+        stop.set()
+        writer.join()
+    assert failures == []
+    assert inserted > 0
+    # Old code is gone: the post-deploy migration backfills row by row.
+    case.migrate()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT token), count(*) FROM add_volatile_author"
+        )
+        assert cursor.fetchone() == (rows + inserted + 100, rows + inserted + 100)
+    assert table_columns("add_volatile_author")["token"].null_ok is False
+    case.migrate("0001")
