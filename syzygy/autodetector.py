@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .constants import Stage
 from .exceptions import AmbiguousStage
+from .lint import column_type, rewrites_table
 from .operations import (
     AddConstraintNotValid,
     AddField,
@@ -135,6 +136,17 @@ def _without_constraints(
     if field.many_to_one:
         kwargs["db_constraint"] = False
     return field.__class__(*args, **kwargs)
+
+
+def _type(field: models.Field[Any, Any]) -> str:
+    """Return the type of a column for messages: ``CharField(max_length=20)``."""
+    parameters = {
+        name: value
+        for name, value in column_type(field)._asdict().items()
+        if name not in ("kind", "element") and value is not None
+    }
+    arguments = ", ".join(f"{name}={value!r}" for name, value in parameters.items())
+    return f"{field.get_internal_type()}({arguments})"
 
 
 def _lock_safe(operation: Operation) -> Operation:
@@ -262,6 +274,8 @@ class StageAwareAutodetectorMixin:
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.name)
+        if rewrites_table(old_field, operation.field):
+            self._confirm_table_rewrite(app_label, operation, old_field)
         # Old code may still write NULLs until it is gone.
         stage = (
             Stage.POST_DEPLOY
@@ -277,6 +291,27 @@ class StageAwareAutodetectorMixin:
                 preserve_default=operation.preserve_default,
             )
         return operation
+
+    def _confirm_table_rewrite(
+        self,
+        app_label: str,
+        operation: operations.AlterField,
+        old_field: models.Field[Any, Any],
+    ) -> None:
+        field = f"{app_label}.{operation.model_name}.{operation.name}"
+        old_type, new_type = _type(old_field), _type(operation.field)
+        recipe = (
+            f"To change the type of {field} from {old_type} to {new_type} without "
+            f"locking the table: add a new field of the new type (NULLable), deploy "
+            f"code that writes both, copy the values over in batches "
+            f"(syzygy.batches.run_in_batches), deploy code that reads the new "
+            f"field, then remove the old one."
+        )
+        if not self.stage_questions.ask_table_rewrite(
+            f"Changing {field} from {old_type} to {new_type} makes PostgreSQL "
+            "rewrite the whole table while it is locked against reads and writes."
+        ):
+            raise MakemigrationsAborted(recipe)
 
     def _staged_rename_field(
         self, app_label: str, operation: operations.RenameField

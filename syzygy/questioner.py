@@ -63,6 +63,10 @@ class StageQuestionerMixin(MigrationQuestioner):
         """Return whether to write migrations whose stage is ambiguous."""
         return conf.makemigrations_on_ambiguous() == "continue"
 
+    def ask_table_rewrite(self, message: str) -> bool:
+        """Return whether to write a change that rewrites a table anyway."""
+        return False
+
 
 class InteractiveStageQuestions(StageQuestionerMixin):
     """Ask the user; mixed into an interactive questioner."""
@@ -118,6 +122,21 @@ class InteractiveStageQuestions(StageQuestionerMixin):
         )
         return choice == 1
 
+    def ask_table_rewrite(self, message: str) -> bool:
+        self.warn(message)
+        if self.dry_run:
+            return True
+        choice = compat.choice_input(
+            self,
+            "Please choose how to proceed:",
+            [
+                "Quit, and change the type the expand/contract way",
+                "Write it anyway; the table is small enough to be locked while "
+                "it is rewritten",
+            ],
+        )
+        return choice == 2
+
 
 class NonInteractiveStageQuestions(StageQuestionerMixin):
     """Answer without asking: the safe choice, told in the log."""
@@ -160,6 +179,9 @@ class SilentStageQuestions(StageQuestionerMixin):
         pass
 
     def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
+        return True
+
+    def ask_table_rewrite(self, message: str) -> bool:
         return True
 
 

@@ -268,3 +268,12 @@ def test_generated_fields_need_no_pre_deploy_step() -> None:
         migrations.RemoveField
     ]
     assert logged == []
+
+
+def test_programmatic_callers_get_table_rewrites_without_questions() -> None:
+    before = state(author(("rating", models.IntegerField())))
+    after = state(author(("rating", models.BigIntegerField())))
+    (migration,) = changes(before, after)["alpha"]
+    assert [type(operation) for operation in migration.operations] == [
+        migrations.AlterField
+    ]

@@ -374,6 +374,63 @@ def test_indexes_and_constraints_of_existing_tables_are_lock_safe(
     assert "rating_positive" not in found
 
 
+# Type changes
+
+
+def test_type_change_that_rewrites_the_table_is_refused_with_a_recipe(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change")
+    outcome = case.makemigrations()
+    assert outcome.status == 3
+    assert outcome.stderr.strip() == (
+        "To change the type of type_change.author.rating from IntegerField() to "
+        "BigIntegerField() without locking the table: add a new field of the new "
+        "type (NULLable), deploy code that writes both, copy the values over in "
+        "batches (syzygy.batches.run_in_batches), deploy code that reads the new "
+        "field, then remove the old one."
+    )
+    assert case.written() == []
+
+
+@pytest.mark.parametrize(("answer", "written"), [("1", 0), ("2", 1)])
+def test_type_change_that_rewrites_the_table_interactive_choice(
+    makemigrations_case: OpenCase, answer: str, written: int
+) -> None:
+    case = makemigrations_case("type_change")
+    case.answers = [answer]
+    outcome = case.makemigrations(interactive=True)
+    assert (
+        "Changing type_change.author.rating from IntegerField() to BigIntegerField() "
+        "makes PostgreSQL rewrite the whole table while it is locked against reads "
+        "and writes."
+    ) in outcome.stdout
+    assert outcome.status == (0 if written else 3)
+    assert len(case.written()) == written
+
+
+def test_interactive_dry_run_warns_of_a_table_rewrite_without_asking(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change")
+    outcome = case.makemigrations("--dry-run", interactive=True)
+    assert outcome.status == 0
+    assert "makes PostgreSQL rewrite the whole table" in outcome.stdout
+    assert "Please choose" not in outcome.stdout
+
+
+def test_metadata_only_type_changes_are_written_without_question(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change")
+    case.answers = ["2"]
+    outcome = case.makemigrations(interactive=True)
+    # Only the bigint is asked about, not the wider varchar.
+    assert outcome.stdout.count("Please choose how to proceed") == 1
+    case.migrate()
+    case.migrate("0001")
+
+
 # Renames
 
 
