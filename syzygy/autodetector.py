@@ -138,6 +138,33 @@ def _without_constraints(
     return field.__class__(*args, **kwargs)
 
 
+# The column type of a foreign key to a primary key of these types.
+_REFERENCE_TYPES: dict[str, models.Field[Any, Any]] = {
+    "AutoField": models.IntegerField(),
+    "BigAutoField": models.BigIntegerField(),
+    "SmallAutoField": models.SmallIntegerField(),
+}
+
+
+def _column_field(
+    state: ProjectState, field: models.Field[Any, Any]
+) -> models.Field[Any, Any]:
+    """Return a field with the column type of ``field``: for a foreign key,
+    the type of the field it points to."""
+    if not (field.many_to_one or field.one_to_one):
+        return field
+    remote = field.remote_field.model  # type: ignore[union-attr]
+    target_model = state.apps.get_model(remote) if isinstance(remote, str) else remote
+    to_field = field.to_fields[0]  # type: ignore[attr-defined]
+    target: Any = (
+        target_model._meta.get_field(to_field) if to_field else target_model._meta.pk
+    )
+    column: models.Field[Any, Any] = _REFERENCE_TYPES.get(
+        target.get_internal_type(), target
+    )
+    return column
+
+
 def _type(field: models.Field[Any, Any]) -> str:
     """Return the type of a column for messages: ``CharField(max_length=20)``."""
     parameters = {
@@ -191,11 +218,15 @@ def _consecutive_runs(operations: list[Operation]) -> list[list[Operation]]:
 
 def _can_cross(operation: Operation, earlier: Operation, app_label: str) -> bool:
     """Return whether ``operation`` may run before an ``earlier`` one."""
+    if earlier.reduce(operation, app_label) is True:
+        return True
     # Django's optimizer knows nothing of indexes and constraints, which only
     # touch the table of their model.
     if isinstance(operation, IndexOperation):
         return operation.model_name_lower != getattr(earlier, "model_name_lower", None)
-    return earlier.reduce(operation, app_label) is True
+    if isinstance(earlier, IndexOperation):
+        return not operation.references_model(earlier.model_name_lower, app_label)
+    return False
 
 
 def _transaction_segments(
@@ -274,7 +305,10 @@ class StageAwareAutodetectorMixin:
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.name)
-        if rewrites_table(old_field, operation.field):
+        if rewrites_table(
+            _column_field(self.from_state, old_field),
+            _column_field(self.to_state, operation.field),
+        ):
             self._confirm_table_rewrite(app_label, operation, old_field)
         # Old code may still write NULLs until it is gone.
         stage = (

@@ -16,7 +16,7 @@ from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy.autodetector import MakemigrationsAborted, MigrationAutodetector
-from syzygy.operations import AlterFieldConcurrently, RenameField
+from syzygy.operations import AddIndexConcurrently, AlterFieldConcurrently, RenameField
 from syzygy.plan import pre_deploy_plan
 
 ID = ("id", models.AutoField(primary_key=True))
@@ -276,4 +276,86 @@ def test_programmatic_callers_get_table_rewrites_without_questions() -> None:
     (migration,) = changes(before, after)["alpha"]
     assert [type(operation) for operation in migration.operations] == [
         migrations.AlterField
+    ]
+
+
+def test_foreign_key_over_a_column_of_the_same_type_is_not_a_table_rewrite() -> None:
+    publisher = ModelState("alpha", "Publisher", [ID])
+    before = state(
+        publisher,
+        author(("publisher", models.IntegerField(db_column="publisher_id"))),
+    )
+    after = state(
+        publisher,
+        author(
+            (
+                "publisher",
+                models.ForeignKey(
+                    "alpha.Publisher", models.CASCADE, db_column="publisher_id"
+                ),
+            )
+        ),
+    )
+    (migration,) = changes(before, after, renaming_questioner())["alpha"]
+    assert [type(operation) for operation in migration.operations] == [
+        AlterFieldConcurrently
+    ]
+
+
+def test_foreign_key_over_a_column_of_another_type_is_a_table_rewrite() -> None:
+    publisher = ModelState("alpha", "Publisher", [ID])
+    before = state(publisher, author(("publisher", models.CharField(max_length=10))))
+    after = state(
+        publisher,
+        author(("publisher", models.OneToOneField("alpha.Publisher", models.CASCADE))),
+    )
+    with pytest.raises(MakemigrationsAborted, match="without locking the table"):
+        changes(before, after, renaming_questioner())
+
+
+def test_added_fields_lose_their_constraints_until_a_lock_safe_alteration() -> None:
+    publisher = ModelState("alpha", "Publisher", [ID])
+    before = state(publisher, author())
+    after = state(
+        publisher,
+        author(
+            ("code", models.CharField(max_length=10, null=True, unique=True)),
+            (
+                "editor",
+                models.OneToOneField("alpha.Publisher", models.CASCADE, null=True),
+            ),
+        ),
+    )
+    migration, lock_safe = changes(before, after)["alpha"]
+    added = {operation.name: operation for operation in migration.operations}
+    assert added["code"].field.unique is False
+    # A one-to-one field is unique by definition: added as it is.
+    assert added["editor"].field.unique is True
+    (alteration,) = lock_safe.operations
+    assert isinstance(alteration, AlterFieldConcurrently)
+    assert alteration.field.unique is True
+    assert lock_safe.atomic is False
+
+
+def test_operations_outside_transactions_keep_their_order_when_they_must() -> None:
+    from syzygy.autodetector import _transaction_segments
+
+    index = models.Index(fields=["name"], name="name_idx")
+    add_index = AddIndexConcurrently("author", index)
+    rename = migrations.RenameIndex("author", new_name="renamed", old_name="name_idx")
+    add_field = migrations.AddField("book", "bio", models.TextField(null=True))
+    # An unrelated operation moves before it...
+    assert _transaction_segments([add_index, add_field], "alpha") == [
+        [add_field],
+        [add_index],
+    ]
+    # ...one on the same table stays after it.
+    assert _transaction_segments([add_index, rename], "alpha") == [
+        [add_index],
+        [rename],
+    ]
+    removal = migrations.RemoveField("author", "name")
+    assert _transaction_segments([add_index, removal], "alpha") == [
+        [add_index],
+        [removal],
     ]

@@ -21,4 +21,21 @@ class Migration(migrations.Migration):
                 fields=["title"], name="book_title_unique"
             ),
         ),
+        syzygy.operations.AddConstraintNotValid(
+            model_name="book",
+            constraint=models.UniqueConstraint(
+                fields=["title", "pages"],
+                name="book_title_pages_unique",
+                deferrable=models.Deferrable.DEFERRED,
+                nulls_distinct=False,
+            ),
+        ),
+        syzygy.operations.AddConstraintNotValid(
+            model_name="book",
+            constraint=models.UniqueConstraint(
+                fields=["pages"],
+                condition=models.Q(pages__gt=1000),
+                name="book_big_pages_unique",
+            ),
+        ),
     ]
