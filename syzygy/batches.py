@@ -25,7 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from django.db import models, transaction
+from django.db import OperationalError, models, transaction
+
+from . import conf
+from .locks import is_lock_timeout, retry_delays
 
 __all__ = ("DEFAULT_BATCH_SIZE", "Stream", "run_in_batches")
 
@@ -72,12 +75,11 @@ def run_in_batches(
     ordered = queryset.order_by("pk")
     done = 0
     while True:
-        with transaction.atomic(using=queryset.db):
-            batch = list(
-                (ordered.select_for_update() if lock_rows else ordered)[:batch_size]
-            )
-            if batch:
-                function(batch)
+        batch = _run_batch(
+            (ordered.select_for_update() if lock_rows else ordered)[:batch_size],
+            function,
+            progress,
+        )
         if not batch:
             break
         done += len(batch)
@@ -87,6 +89,33 @@ def run_in_batches(
             time.sleep(pause)
     progress.finish(done)
     return done
+
+
+def _run_batch(
+    rows: models.QuerySet[Any],
+    function: Callable[[list[Any]], object],
+    progress: _Progress,
+) -> list[Any]:
+    """Handle one batch in a transaction; run it again if it times out
+    waiting for a lock (``SYZYGY_LOCK_TIMEOUT``, on PostgreSQL in ``migrate``)."""
+    delays = retry_delays(conf.lock_policy())
+    while True:
+        try:
+            with transaction.atomic(using=rows.db):
+                batch = list(rows)
+                if batch:
+                    function(batch)
+                return batch
+        except OperationalError as error:
+            if not is_lock_timeout(error):
+                raise
+            delay = next(delays, None)
+            if delay is None:
+                raise
+        progress.note(
+            f"a batch timed out waiting for a lock; retrying in {delay:.2f} s"
+        )
+        time.sleep(delay)
 
 
 class _Progress:
@@ -110,6 +139,12 @@ class _Progress:
             self.shown_step = step
             self.stream.write(f"\n{self._line(done)}")
             self.stream.flush()
+
+    def note(self, message: str) -> None:
+        # On a terminal, the bar goes on below the note.
+        ending = "\n" if self.terminal else ""
+        self.stream.write(f"\n  {self.label}: {message}{ending}")
+        self.stream.flush()
 
     def finish(self, done: int) -> None:
         if self.terminal:

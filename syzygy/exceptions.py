@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError
 
-__all__ = ("AmbiguousPlan", "AmbiguousStage", "DuplicateValues")
+__all__ = ("AmbiguousPlan", "AmbiguousStage", "DuplicateValues", "ViolatingRows")
 
 
 class AmbiguousStage(ValueError):
@@ -24,4 +24,16 @@ class DuplicateValues(IntegrityError):
             f"The unique constraint {constraint} can't be added: some rows have "
             "the same values. No index was left behind; remove the duplicates, "
             "then run the command again."
+        )
+
+
+class ViolatingRows(IntegrityError):
+    """A constraint added ``NOT VALID`` couldn't be validated: rows break it."""
+
+    def __init__(self, constraint: str, table: str) -> None:
+        self.constraint = constraint
+        super().__init__(
+            f"The constraint {constraint} can't be validated: rows of {table} "
+            "break it. It stays NOT VALID, which checks new and updated rows "
+            "already; fix the existing rows, then run the command again."
         )

@@ -452,8 +452,11 @@ class AlterFieldConcurrently(OutsideTransaction, AlterField):
         from_model = from_state.apps.get_model(app_label, self.model_name)
         old_field = from_model._meta.get_field(self.name)
         new_field = to_model._meta.get_field(self.name)
+        if not self.preserve_default:
+            # The one-off default for existing rows, as AlterField uses it.
+            new_field.default = self.field.default
         self.before_constraints(schema_editor, to_model, old_field, new_field)
-        unconstrained = _with_constraints_of(new_field, old_field)
+        unconstrained = _without_added_constraints(new_field, old_field)
         schema_editor.alter_field(from_model, old_field, unconstrained)
         _add_constraints(schema_editor, to_model, unconstrained, new_field)
 
@@ -498,18 +501,25 @@ class AlterFieldConcurrently(OutsideTransaction, AlterField):
         )
 
 
-def _with_constraints_of(field: AnyField, other: AnyField) -> AnyField:
-    """Return ``field`` with the NULL, index, unique and foreign key
-    constraints of ``other``."""
-    changed = copy.copy(field)
-    changed.null = other.null
-    changed.db_index = other.db_index  # type: ignore[attr-defined]
-    changed._unique = other._unique  # type: ignore[attr-defined]
-    if changed.is_relation:
-        changed.db_constraint = bool(  # type: ignore[attr-defined]
-            other.is_relation and getattr(other, "db_constraint", False)
-        )
-    return changed
+def _without_added_constraints(field: AnyField, old_field: AnyField) -> AnyField:
+    """Return ``field`` without the NOT NULL, index, unique and foreign key
+    constraints it adds to ``old_field``; those it drops stay dropped."""
+    unconstrained = copy.copy(field)
+    if old_field.null and not field.null:
+        unconstrained.null = True
+    if field.db_index and not old_field.db_index:  # type: ignore[attr-defined]
+        unconstrained.db_index = False  # type: ignore[attr-defined]
+    if field.unique and not old_field.unique:
+        unconstrained._unique = False  # type: ignore[attr-defined]
+    if _has_foreign_key_constraint(field) and not _has_foreign_key_constraint(
+        old_field
+    ):
+        unconstrained.db_constraint = False  # type: ignore[attr-defined]
+    return unconstrained
+
+
+def _has_foreign_key_constraint(field: AnyField) -> bool:
+    return bool(field.many_to_one and getattr(field, "db_constraint", False))
 
 
 def _add_constraints(
@@ -524,8 +534,8 @@ def _add_constraints(
     if old_field.null and not new_field.null:
         check = compat.index_name(schema_editor, table, column, "_notnull")
         postgresql.set_not_null(schema_editor, table, column, check)
-    if getattr(new_field, "db_constraint", False) and not getattr(
-        old_field, "db_constraint", False
+    if _has_foreign_key_constraint(new_field) and not _has_foreign_key_constraint(
+        old_field
     ):
         foreign_key = compat.foreign_key_statement(schema_editor, model, new_field)
         postgresql.add_constraint_not_valid(

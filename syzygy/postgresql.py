@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from .exceptions import DuplicateValues
+from .exceptions import DuplicateValues, ViolatingRows
 
 __all__ = (
     "add_constraint_not_valid",
@@ -114,11 +114,14 @@ def add_constraint_not_valid(
     """
     if not (_inspecting(schema_editor) and _has_constraint(schema_editor, table, name)):
         schema_editor.execute(f"{add_constraint} NOT VALID", params=None)
-    schema_editor.execute(
-        f"ALTER TABLE {schema_editor.quote_name(table)} "
-        f"VALIDATE CONSTRAINT {schema_editor.quote_name(name)}",
-        params=None,
-    )
+    try:
+        schema_editor.execute(
+            f"ALTER TABLE {schema_editor.quote_name(table)} "
+            f"VALIDATE CONSTRAINT {schema_editor.quote_name(name)}",
+            params=None,
+        )
+    except IntegrityError as error:
+        raise ViolatingRows(name, table) from error
 
 
 def add_unique_constraint_using_index(
@@ -150,14 +153,18 @@ def set_not_null(
     """
     quoted_table = schema_editor.quote_name(table)
     quoted_column = schema_editor.quote_name(column)
+    quoted_check = schema_editor.quote_name(check)
+    drop_check = f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {quoted_check}"
     if _inspecting(schema_editor) and _fetch(
         schema_editor,
         "SELECT attnotnull FROM pg_attribute "
         "WHERE attrelid = to_regclass(%s) AND attname = %s",
         [quoted_table, column],
     ):
+        # An interrupted run may have left its check behind.
+        if _has_constraint(schema_editor, table, check):
+            schema_editor.execute(drop_check, params=None)
         return
-    quoted_check = schema_editor.quote_name(check)
     add_constraint_not_valid(
         schema_editor,
         table,
@@ -169,7 +176,4 @@ def set_not_null(
         f"ALTER TABLE {quoted_table} ALTER COLUMN {quoted_column} SET NOT NULL",
         params=None,
     )
-    schema_editor.execute(
-        f"ALTER TABLE {quoted_table} DROP CONSTRAINT IF EXISTS {quoted_check}",
-        params=None,
-    )
+    schema_editor.execute(drop_check, params=None)

@@ -323,6 +323,28 @@ def test_null_to_not_null_is_post_deploy(makemigrations_case: OpenCase) -> None:
     assert table_columns("not_null_author")["bio"].null_ok
 
 
+def test_null_to_not_null_fills_existing_nulls_with_a_one_off_default(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("not_null_one_off")
+    # Django asks for a value for the rows that are NULL.
+    case.answers = ["1", "'unknown'"]
+    assert case.makemigrations(interactive=True).status == 0
+    (name,) = case.written()
+    (alter,) = case.migration(name).operations
+    assert isinstance(alter, syzygy_operations.AlterFieldConcurrently)
+    assert alter.preserve_default is False
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    old = OldAuthor.objects.create(bio=None)
+    case.migrate()
+    Author = case.new_model("Author")
+    assert Author.objects.get(pk=old.pk).bio == "unknown"
+    assert not table_columns("not_null_one_off_author")["bio"].null_ok
+    assert default_of("not_null_one_off_author", "bio") is None
+    case.migrate("0001")
+
+
 # Lock-safe indexes and constraints on existing tables
 
 
@@ -675,10 +697,20 @@ def test_update_refuses_to_extend_a_migration_of_ambiguous_stage(
         case.makemigrations("--update")
 
 
-def test_update_refuses_to_mix_stages(makemigrations_case: OpenCase) -> None:
-    case = makemigrations_case("not_null")
-    with pytest.raises(CommandError, match="--update can't merge the changes of app"):
+@pytest.mark.parametrize(
+    ("label", "reason"),
+    [
+        ("remove_field", "pre-deploy and post-deploy operations would share one"),
+        ("not_null", "lock-safe operations run in a migration of their own"),
+    ],
+)
+def test_update_refuses_to_mix_stages_or_transaction_modes(
+    makemigrations_case: OpenCase, label: str, reason: str
+) -> None:
+    case = makemigrations_case(label)
+    with pytest.raises(CommandError, match="--update can't merge") as raised:
         case.makemigrations("--update")
+    assert reason in str(raised.value)
 
 
 def test_written_migrations_follow_the_deploy(makemigrations_case: OpenCase) -> None:

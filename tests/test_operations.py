@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -8,11 +9,13 @@ from django.db import connection, migrations, models
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.migrations.writer import MigrationWriter
 from django.db.models.fields import NOT_PROVIDED
+from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy.operations import (
     AddField,
     AlterField,
+    BackfillField,
     PostAddField,
     PreRemoveField,
     RenameField,
@@ -250,3 +253,59 @@ def test_staged_rename_model_renames_the_table_forwards_and_backwards() -> None:
     with connection.schema_editor() as editor:
         create.database_backwards("alpha", editor, before, ProjectState())
     assert "alpha_author" not in table_names()
+
+
+def test_lock_safe_operations_apply_and_revert_on_every_database(
+    use_scenario: Callable[[str], None],
+) -> None:
+    """Stock behaviour elsewhere than PostgreSQL; the same schema in the end."""
+    use_scenario("lock_safe")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO alpha_book (title, pages) VALUES ('a', 1)")
+        cursor.execute("INSERT INTO alpha_book (title, pages) VALUES ('b', 2)")
+    call_command("migrate", "alpha", verbosity=0)
+    columns = table_columns("alpha_book")
+    assert columns["pages"].null_ok is False
+    assert columns["ref"].null_ok is False
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "alpha_book")
+        cursor.execute("SELECT count(DISTINCT ref) FROM alpha_book")
+        assert cursor.fetchone() == (2,)
+    assert found["book_title_idx"]["index"]
+    assert found["book_title_unique"]["unique"]
+    assert found["book_pages_positive"]["check"]
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    assert set(table_columns("alpha_book")) == {"id", "title", "pages"}
+
+
+def test_backfill_field_deconstructs_to_what_it_was_given() -> None:
+    field = models.UUIDField(default=uuid.uuid4)
+    operation = BackfillField("book", "ref", field, batch_size=10, pause=0.5)
+    name, _, kwargs = operation.deconstruct()
+    assert name == "BackfillField"
+    assert kwargs == {
+        "model_name": "book",
+        "name": "ref",
+        "field": field,
+        "batch_size": 10,
+        "pause": 0.5,
+    }
+    assert operation_stage(operation) is Stage.POST_DEPLOY
+    assert operation.migration_name_fragment == "backfill_book_ref"
+    assert "batch_size" not in BackfillField("book", "ref", field).deconstruct()[2]
+
+
+class NoAlphaRouter:
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool:
+        return app_label != "alpha"
+
+
+def test_lock_safe_operations_respect_routers(
+    use_scenario: Callable[[str], None],
+) -> None:
+    use_scenario("lock_safe")
+    with override_settings(DATABASE_ROUTERS=[NoAlphaRouter()]):
+        call_command("migrate", "alpha", "0009", verbosity=0)
+        assert "alpha_book" not in table_names()
+        call_command("migrate", "alpha", "zero", verbosity=0)

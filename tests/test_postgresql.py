@@ -3,6 +3,7 @@ catalogue, retries behind a conflicting lock, and interrupted runs."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from io import StringIO
 
@@ -277,19 +278,6 @@ def test_non_atomic_statements_are_not_retried_on_other_errors(books: None) -> N
     assert applied("0005_book_pages_not_null") == 0
 
 
-class NoAlphaRouter:
-    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool:
-        return app_label != "alpha"
-
-
-def test_lock_safe_operations_respect_routers(books: None) -> None:
-    with override_settings(DATABASE_ROUTERS=[NoAlphaRouter()]):
-        call_command("migrate", "alpha", "0007", verbosity=0)
-        assert indexes() == {}
-        assert constraints() == {}
-        call_command("migrate", "alpha", "0001", verbosity=0)
-
-
 def test_lock_safe_operations_refuse_to_run_in_a_transaction(books: None) -> None:
     operation = AddIndexConcurrently("book", Index(fields=["title"], name="idx"))
     state = ProjectState()
@@ -327,3 +315,78 @@ def test_lock_safe_operations_skip_what_an_interrupted_run_did(
         )
     assert migrate_capturing(target) == run_again
     assert applied(name) == 1
+
+
+def test_a_foreign_key_constraint_over_an_indexed_column_builds_no_index(
+    books: None,
+) -> None:
+    call_command("migrate", "alpha", "0008", verbosity=0)
+    before = indexes()
+    statements = migrate_capturing("0009")
+    foreign_key = "alpha_book_publisher_id_cdd8c3db_fk_alpha_publisher_id"
+    assert statements == [
+        f'ALTER TABLE "alpha_book" ADD CONSTRAINT "{foreign_key}" FOREIGN KEY '
+        '("publisher_id") REFERENCES "alpha_publisher" ("id") DEFERRABLE '
+        "INITIALLY DEFERRED NOT VALID",
+        f'ALTER TABLE "alpha_book" VALIDATE CONSTRAINT "{foreign_key}"',
+    ]
+    assert indexes() == before
+
+
+def test_a_backfill_batch_retries_behind_a_row_lock(books: None) -> None:
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    lock = TableLock("alpha_book")
+    with lock.connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM alpha_book WHERE id = 3 FOR UPDATE")
+    release = threading.Timer(1.0, lock.release)
+    release.start()
+    stdout = StringIO()
+    try:
+        with override_settings(SYZYGY_LOCK_TIMEOUT=0.1, SYZYGY_LOCK_RETRY_DELAY=0.1):
+            call_command("migrate", "alpha", "0007", stdout=stdout)
+    finally:
+        release.cancel()
+        lock.close()
+    assert (
+        "Backfilling alpha.Book.ref: a batch timed out waiting for a lock; retrying"
+        in stdout.getvalue()
+    )
+    assert fetch("SELECT count(DISTINCT ref), count(*) FROM alpha_book") == [(50, 50)]
+
+
+def test_rows_that_break_a_constraint_fail_its_validation_clearly(
+    books: None,
+) -> None:
+    call_command("migrate", "alpha", "0002", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE alpha_book SET pages = -1 WHERE id = 3")
+    with pytest.raises(CommandError) as raised:
+        call_command("migrate", "alpha", "0003", verbosity=0)
+    assert str(raised.value) == (
+        "The constraint book_pages_positive can't be validated: rows of alpha_book "
+        "break it. It stays NOT VALID, which checks new and updated rows already; "
+        "fix the existing rows, then run the command again."
+    )
+    assert constraints() == {"book_pages_positive": ("c", False)}
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE alpha_book SET pages = 1 WHERE id = 3")
+    call_command("migrate", "alpha", "0003", verbosity=0)
+    assert constraints()["book_pages_positive"] == ("c", True)
+
+
+def test_a_check_left_by_an_interrupted_not_null_is_dropped_on_the_next_run(
+    books: None,
+) -> None:
+    call_command("migrate", "alpha", "0005", verbosity=0)
+    check = "alpha_book_pages_08cf991f_notnull"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE alpha_book ADD CONSTRAINT {check} CHECK (pages IS NOT NULL)"
+        )
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE name = '0005_book_pages_not_null'"
+        )
+    assert migrate_capturing("0005") == [
+        f'ALTER TABLE "alpha_book" DROP CONSTRAINT IF EXISTS "{check}"'
+    ]
+    assert check not in constraints()

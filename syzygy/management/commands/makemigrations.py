@@ -19,6 +19,7 @@ from syzygy.autodetector import (
 )
 from syzygy.constants import Stage
 from syzygy.exceptions import AmbiguousStage
+from syzygy.operations import OutsideTransaction
 from syzygy.plan import migration_stage, operation_stage
 
 
@@ -93,6 +94,20 @@ class StageAwareMakemigrationsMixin:
                 except AmbiguousStage:
                     stages.update(Stage)
             stages.discard(None)
+            if any(
+                isinstance(operation, OutsideTransaction)
+                for migration in app_migrations
+                for operation in migration.operations
+            ) or any(
+                not loader.graph.nodes[leaf].atomic
+                for leaf in loader.graph.leaf_nodes(app_label)
+            ):
+                raise CommandError(
+                    f"--update can't merge the changes of app '{app_label}' into "
+                    "its last migration: lock-safe operations run in a migration "
+                    "of their own, with atomic = False. Run makemigrations without "
+                    "--update."
+                )
             if len(stages) > 1:
                 raise CommandError(
                     f"--update can't merge the changes of app '{app_label}' into its "

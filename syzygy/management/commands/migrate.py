@@ -12,7 +12,12 @@ from django.db.migrations import Migration
 
 from syzygy.autodetector import MigrationAutodetector
 from syzygy.constants import Stage
-from syzygy.exceptions import AmbiguousPlan, AmbiguousStage, DuplicateValues
+from syzygy.exceptions import (
+    AmbiguousPlan,
+    AmbiguousStage,
+    DuplicateValues,
+    ViolatingRows,
+)
 from syzygy.executor import (
     DeployStage,
     LockWaitsExhausted,
@@ -115,6 +120,7 @@ class Command(migrate.Command):
             AmbiguousStage,
             DuplicateValues,
             LockWaitsExhausted,
+            ViolatingRows,
         ) as exc:
             raise CommandError(str(exc)) from exc
 
