@@ -37,6 +37,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import django
+import psycopg2
 from locks_load import HeldTransaction, Load, Samples
 from locks_project import (
     APP,
@@ -101,13 +102,15 @@ class Row:
     change: Change
     hold: float
     written: dict[str, Written]
-    measurements: dict[str, list[Measurement]] = field(default_factory=dict)
+    measurements: dict[str, list[Measurement]] = field(
+        default_factory=lambda: {variant.name: [] for variant in VARIANTS}
+    )
 
     def median(self, variant: Variant, attribute: str) -> float | None:
         """Return the median of ``attribute`` over the measurements that have it."""
         values = [
             value
-            for measurement in self.measurements.get(variant.name, [])
+            for measurement in self.measurements[variant.name]
             if (value := getattr(measurement, attribute)) is not None
         ]
         return statistics.median(values) if values else None
@@ -181,7 +184,7 @@ def make_migrations(project: Project, change: Change) -> dict[str, Written]:
             ],
         )
         if completed.returncode == REFUSED and variant is SYZYGY:
-            result.problem = f"refused: {completed.error}"
+            result.problem = f"refused: {completed.reason}"
         elif completed.returncode != 0:
             result.problem = f"makemigrations failed: {completed.error}"
         elif not result.migrations:
@@ -266,8 +269,8 @@ def measure(
     return measurement
 
 
-def milliseconds(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f}"
+def milliseconds(duration: float | None) -> str:
+    return "-" if duration is None else f"{duration * 1000:.0f}"
 
 
 def seconds(value: float | None) -> str:
@@ -466,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     holds = [0.0, args.hold] if args.hold else [0.0]
     try:
         version_number, version = server_version()
-    except Exception as error:
+    except psycopg2.Error as error:
         raise SystemExit(f"Cannot connect to PostgreSQL: {error}") from error
     if version_number < 130000:
         raise SystemExit(f"PostgreSQL 13 or later is needed, not {version}.")
@@ -488,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
         for change in changes:
             written = make_migrations(project, change)
             for hold in holds:
-                row = Row(change, hold, written, {v.name: [] for v in VARIANTS})
+                row = Row(change, hold, written)
                 rows.append(row)
                 for _ in range(args.repeat):
                     for variant in VARIANTS:

@@ -61,10 +61,6 @@ class Samples:
             default=None,
         )
 
-    def completed(self, window_start: float, window_end: float) -> int:
-        """Return how many statements ended within the window."""
-        return sum(window_start <= end <= window_end for end in self.ends)
-
 
 def statements(role: str, rows: int, rng: random.Random) -> Iterator[tuple[str, Any]]:
     """Yield the statements of ``role`` for ever: the writer inserts a row and

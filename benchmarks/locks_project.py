@@ -225,8 +225,10 @@ class Completed:
     ended: float
 
     @property
-    def duration(self) -> float:
-        return self.ended - self.started
+    def reason(self) -> str:
+        """Return the first line the command printed on its error output."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        return lines[0] if lines else self.error
 
     @property
     def error(self) -> str:
@@ -241,7 +243,7 @@ class Completed:
 
 
 def connection_parameters(database: str) -> dict[str, str]:
-    """Return the psycopg2 parameters of ``database`` on the server of PG*."""
+    """Return the psycopg2 parameters of ``database`` (server from PGHOST etc.)."""
     return {
         "dbname": database,
         "host": os.environ.get("PGHOST", "127.0.0.1"),
@@ -252,10 +254,10 @@ def connection_parameters(database: str) -> dict[str, str]:
 
 
 @contextmanager
-def connect(database: str, *, autocommit: bool = True) -> Iterator[psycopg2.connection]:
-    """Open a connection to ``database`` and close it after the block."""
+def connect(database: str) -> Iterator[psycopg2.extensions.connection]:
+    """Open a connection in autocommit to ``database``; close it after the block."""
     connection = psycopg2.connect(**connection_parameters(database))
-    connection.autocommit = autocommit
+    connection.autocommit = True
     try:
         yield connection
     finally:
