@@ -1,0 +1,594 @@
+"""Lint of the migrations not yet applied to a database.
+
+Hand-written and third-party migrations are not rewritten: the system checks
+of this module report their operations that lock a big table for long,
+rewrite it, or break the code deployed before or after them
+(``syzygy.W002`` to ``syzygy.W007``, and ``syzygy.E002``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeAlias
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+from django.db import connections, models, router
+from django.db.migrations import Migration, operations
+from django.db.migrations.exceptions import (
+    BadMigrationError,
+    CircularDependencyError,
+    NodeNotFoundError,
+)
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ModelState, ProjectState
+
+from . import conf
+from . import operations as syzygy_operations
+from .constants import Stage
+from .exceptions import AmbiguousStage
+from .plan import migration_stage
+
+__all__ = (
+    "IDS",
+    "ColumnType",
+    "check_unsafe_operations",
+    "column_type",
+    "describe_column_type",
+    "rewrites_table",
+)
+
+AnyField: TypeAlias = "models.Field[Any, Any]"
+Key: TypeAlias = tuple[str, str]
+
+INDEX = "syzygy.W002"
+CONSTRAINT = "syzygy.W003"
+NOT_NULL = "syzygy.W004"
+SHARED_DEFAULT = "syzygy.W005"
+REWRITE = "syzygy.W006"
+RENAME = "syzygy.W007"
+DESTRUCTIVE = "syzygy.E002"
+IDS = (INDEX, CONSTRAINT, NOT_NULL, SHARED_DEFAULT, REWRITE, RENAME, DESTRUCTIVE)
+
+# The AlterField operations that build their constraints as Django does;
+# syzygy's other subclasses either add none or add them the lock-safe way.
+_PLAIN_ALTER_FIELDS = (operations.AlterField, syzygy_operations.AlterField)
+
+_NON_ATOMIC = "in a migration with atomic = False, as makemigrations writes it"
+_INDEX_HINT = (
+    f"Use syzygy.operations.AddIndexConcurrently {_NON_ATOMIC}: on PostgreSQL it "
+    "runs CREATE INDEX CONCURRENTLY, which doesn't block writes."
+)
+_CONSTRAINT_HINT = (
+    f"Use syzygy.operations.AddConstraintNotValid {_NON_ATOMIC}: on PostgreSQL it "
+    "adds a check constraint NOT VALID then validates it, and builds the index of "
+    "a unique constraint concurrently, without blocking reads and writes."
+)
+_FIELD_CONSTRAINTS_HINT = (
+    "Add or alter the field without its index, unique or foreign key constraint, "
+    f"then add them with syzygy.operations.AlterFieldConcurrently {_NON_ATOMIC}: "
+    "on PostgreSQL it builds indexes concurrently and validates constraints "
+    "without blocking reads and writes."
+)
+_NOT_NULL_HINT = (
+    "Use syzygy.operations.AlterFieldConcurrently(..., "
+    f"stage=syzygy.Stage.POST_DEPLOY) {_NON_ATOMIC}: on PostgreSQL it adds "
+    "CHECK (column IS NOT NULL) NOT VALID, validates it without blocking reads "
+    "and writes, then sets NOT NULL without a scan."
+)
+_SHARED_DEFAULT_HINT = (
+    "Add the field NULLable without a default, then fill it row by row with "
+    "syzygy.operations.BackfillField in a post-deploy migration with "
+    "atomic = False, as makemigrations writes it. For a timestamp, "
+    "db_default=django.db.models.functions.Now() gives the existing rows the "
+    "time of the migration."
+)
+_REWRITE_HINT = (
+    "Expand and contract instead: add a field of the new type, deploy code that "
+    "writes both, copy the values over in batches, deploy code that only uses "
+    "the new field, then remove the old one. Widening a CharField's max_length, "
+    "CharField to TextField, and more max_digits of a DecimalField with the same "
+    "decimal_places keep the table as it is."
+)
+_DESTRUCTIVE_HINT = (
+    "Run it post-deploy: move it to a migration of its own with "
+    "stage = syzygy.Stage.POST_DEPLOY, or set that stage in "
+    "MIGRATION_STAGES_OVERRIDE for a migration you don't control."
+)
+_REMOVE_FIELD_HINT = (
+    f"{_DESTRUCTIVE_HINT} Before the deploy, make the column NULLable or give it "
+    "a database default with syzygy.operations.PreRemoveField, as makemigrations "
+    "does, so that the new code can insert rows without it."
+)
+
+
+def check_unsafe_operations(
+    app_configs: Iterable[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Report the unsafe operations of the migrations not yet applied.
+
+    Like Django's database checks it runs when databases are checked:
+    ``migrate``, ``check --database``, and the test runner. A migration
+    unapplied on several of the checked databases is reported once, unless
+    what is wrong with it differs from one database to another.
+    """
+    silenced = set(settings.SILENCED_SYSTEM_CHECKS)
+    if databases is None or silenced.issuperset(IDS):
+        return []
+    app_labels = (
+        None
+        if app_configs is None
+        else {app_config.label for app_config in app_configs}
+    )
+    lint = conf.lint_config()
+    stages = conf.stage_config()
+    messages: list[CheckMessage] = []
+    for alias in databases:
+        for message in _lint_database(alias, app_labels, lint, stages):
+            if message not in messages:
+                messages.append(message)
+    return messages
+
+
+def _lint_database(
+    alias: str,
+    app_labels: set[str] | None,
+    lint: conf.LintConfig,
+    stages: conf.StageConfig,
+) -> list[CheckMessage]:
+    """Return the messages about the migrations not yet applied on ``alias``.
+
+    The project state is built once, along the plan that migrates an empty
+    database, up to the last migration to lint.
+    """
+    try:
+        loader = MigrationLoader(connections[alias])
+        plan = _full_plan(loader.graph)
+    except (BadMigrationError, CircularDependencyError, NodeNotFoundError):
+        return []  # Left for migrate to report, as Django's loader words it.
+    applied = loader.applied_migrations or {}
+    unapplied = {key for key in plan if key not in applied}
+    linted = {
+        key
+        for key in unapplied
+        if (app_labels is None or key[0] in app_labels) and not lint.excludes(*key)
+    }
+    if not linted:
+        return []
+    last = max(index for index, key in enumerate(plan) if key in linted)
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    new_tables: dict[Key, Stage | None] = {}
+    messages: list[CheckMessage] = []
+    for key in plan[: last + 1]:
+        migration = loader.graph.nodes[key]
+        stage = _stage(migration, stages) if key in unapplied else None
+        for operation in migration.operations:
+            if key in linted:
+                context = _Context(alias, migration, stage, state, new_tables)
+                messages.extend(
+                    context.message(operation, finding, errors=lint.errors)
+                    for finding in _findings(operation, context)
+                )
+            if key in unapplied:
+                _track_new_tables(operation, migration.app_label, stage, new_tables)
+            operation.state_forwards(migration.app_label, state)
+    return messages
+
+
+def _full_plan(graph: MigrationGraph) -> list[Key]:
+    """Return every migration in the order ``migrate`` applies them to an
+    empty database."""
+    plan: dict[Key, None] = {}
+    for leaf in sorted(graph.leaf_nodes()):
+        plan.update(dict.fromkeys(graph.forwards_plan(leaf)))
+    return list(plan)
+
+
+def _stage(migration: Migration, stages: conf.StageConfig) -> Stage | None:
+    """Return the stage of a migration, ``None`` if it is ambiguous.
+
+    ``syzygy.E001`` reports ambiguous stages.
+    """
+    try:
+        return migration_stage(migration, stages).stage
+    except AmbiguousStage:
+        return None
+
+
+def _track_new_tables(
+    operation: Operation,
+    app_label: str,
+    stage: Stage | None,
+    new_tables: dict[Key, Stage | None],
+) -> None:
+    """Record the tables an unapplied migration creates, with its stage."""
+    if isinstance(operation, operations.CreateModel):
+        new_tables[app_label, operation.name_lower] = stage
+    elif isinstance(operation, operations.RenameModel):
+        old_key = (app_label, operation.old_name_lower)
+        if old_key in new_tables:
+            new_tables[app_label, operation.new_name_lower] = new_tables.pop(old_key)
+    elif isinstance(operation, operations.DeleteModel):
+        new_tables.pop((app_label, operation.name_lower), None)
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """What is unsafe about an operation, and what to do instead."""
+
+    id: str
+    problem: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The migration an operation belongs to, and the database it runs on."""
+
+    alias: str
+    migration: Migration
+    stage: Stage | None
+    state: ProjectState
+    new_tables: dict[Key, Stage | None]
+
+    def existing_model(self, model_name: str) -> ModelState | None:
+        """Return the state of a model whose table exists, with rows, when the
+        operation runs on the database; ``None`` if it needs no care.
+
+        A table created by a migration also unapplied on the database is
+        empty, unless it was created pre-deploy and the operation runs
+        post-deploy: the new code has written to it in between.
+        Unmanaged and proxy models, and models the database routers keep
+        off the database, have no table the operation could lock.
+        """
+        key = (self.migration.app_label, model_name)
+        if key in self.new_tables and not (
+            self.new_tables[key] is Stage.PRE_DEPLOY and self.stage is Stage.POST_DEPLOY
+        ):
+            return None
+        model: ModelState = self.state.models[key]
+        if not model.options.get("managed", True) or model.options.get("proxy"):
+            return None
+        if not router.allow_migrate(self.alias, key[0], model_name=model_name):
+            return None
+        return model
+
+    def message(
+        self, operation: Operation, finding: _Finding, *, errors: bool
+    ) -> CheckMessage:
+        """Return the check message of a finding about ``operation``."""
+        level = Error if errors or finding.id == DESTRUCTIVE else Warning
+        migration = self.migration
+        return level(
+            f"In {migration.app_label}.{migration.name}, "
+            f"'{operation.describe()}' {finding.problem}",
+            hint=finding.hint,
+            obj=migration,
+            id=finding.id,
+        )
+
+
+def _findings(operation: Operation, context: _Context) -> Iterator[_Finding]:
+    """Yield what is unsafe about an operation of an unapplied migration.
+
+    Subclasses of Django's operations that syzygy or other packages provide
+    are not taken for the stock ones: most exist to do the same job safely.
+    """
+    if type(operation) is operations.AddIndex:
+        yield from _add_index(operation, context)
+    elif type(operation) is operations.AddConstraint:
+        yield from _add_constraint(operation, context)
+    elif isinstance(operation, operations.AddField):
+        yield from _add_field(operation, context)
+    elif isinstance(operation, operations.AlterField):
+        yield from _alter_field(operation, context)
+    elif type(operation) is operations.RenameField:
+        yield from _rename_field(operation, context)
+    elif type(operation) is operations.RenameModel:
+        yield from _rename_model(operation, context)
+    elif isinstance(operation, (operations.RemoveField, operations.DeleteModel)):
+        yield from _destructive(operation, context)
+
+
+def _add_index(operation: operations.AddIndex, context: _Context) -> Iterator[_Finding]:
+    model = context.existing_model(operation.model_name_lower)
+    if model is not None:
+        yield _index_finding(model, _INDEX_HINT)
+
+
+def _add_constraint(
+    operation: operations.AddConstraint, context: _Context
+) -> Iterator[_Finding]:
+    constraint = operation.constraint
+    if not isinstance(constraint, (models.CheckConstraint, models.UniqueConstraint)):
+        return
+    model = context.existing_model(operation.model_name_lower)
+    if model is not None:
+        kind = "check" if isinstance(constraint, models.CheckConstraint) else "unique"
+        yield _constraint_finding(model, [f"a {kind} constraint"], _CONSTRAINT_HINT)
+
+
+def _add_field(operation: operations.AddField, context: _Context) -> Iterator[_Finding]:
+    field = operation.field
+    model = context.existing_model(operation.model_name_lower)
+    if model is None or field.many_to_many:
+        return
+    if _has_index(field):
+        yield _index_finding(model, _FIELD_CONSTRAINTS_HINT)
+    constraints = _added_constraints(None, field)
+    if constraints:
+        yield _constraint_finding(model, constraints, _FIELD_CONSTRAINTS_HINT)
+    if (
+        type(operation) is operations.AddField
+        and not field.null
+        and callable(field.default)
+        and not field.has_db_default()
+    ):
+        yield _Finding(
+            SHARED_DEFAULT,
+            f"adds the NOT NULL column {_table(model)}."
+            f"{_column(field, operation.name)} with the default "
+            f"{_callable_name(field.default)}, called once: every existing row "
+            "gets the same value.",
+            _SHARED_DEFAULT_HINT,
+        )
+
+
+def _alter_field(
+    operation: operations.AlterField, context: _Context
+) -> Iterator[_Finding]:
+    model = context.existing_model(operation.model_name_lower)
+    if model is None:
+        return
+    old_field, new_field = model.get_field(operation.name), operation.field
+    if old_field.many_to_many or new_field.many_to_many:
+        return  # There is no column; Django refuses to alter the relation.
+    column = f"{_table(model)}.{_column(new_field, operation.name)}"
+    if type(operation) in _PLAIN_ALTER_FIELDS:
+        if _has_index(new_field) and not _has_index(old_field):
+            yield _index_finding(model, _FIELD_CONSTRAINTS_HINT)
+        constraints = _added_constraints(old_field, new_field)
+        if constraints:
+            yield _constraint_finding(model, constraints, _FIELD_CONSTRAINTS_HINT)
+        if old_field.null and not new_field.null:
+            yield _Finding(
+                NOT_NULL,
+                f"makes the column {column} NOT NULL, which locks the table "
+                "while every row is checked: the application's queries on it wait.",
+                _NOT_NULL_HINT,
+            )
+    if rewrites_table(old_field, new_field):
+        yield _Finding(
+            REWRITE,
+            f"changes the type of the column {column} from "
+            f"{describe_column_type(old_field)} to {describe_column_type(new_field)}: "
+            "PostgreSQL rewrites the whole table under a lock that blocks its "
+            "reads and writes.",
+            _REWRITE_HINT,
+        )
+
+
+def _rename_field(
+    operation: operations.RenameField, context: _Context
+) -> Iterator[_Finding]:
+    model = context.existing_model(operation.model_name_lower)
+    if model is None:
+        return
+    field = model.get_field(operation.old_name)
+    old_name, new_name = operation.old_name, operation.new_name
+    table = _table(model)
+    if isinstance(field, models.ManyToManyField):
+        # An explicit through model or table keeps its name; an auto-created
+        # one is named after the field.
+        if field.remote_field.through or field.db_table:  # type: ignore[attr-defined]
+            return
+        what = f"the table {table}_{old_name} to {table}_{new_name}"
+        hint = (
+            f"Keep the table: add db_table='{table}_{old_name}' to the renamed field."
+        )
+    else:
+        if field.db_column:
+            return
+        old_column, new_column = _column(field, old_name), _column(field, new_name)
+        what = f"the column {table}.{old_column} to {new_column}"
+        hint = f"Keep the column: add db_column='{old_column}' to the renamed field."
+    yield _Finding(
+        RENAME,
+        f"renames {what}: while the release rolls out, the code that expects the "
+        "other name fails.",
+        f"{hint} Or, if the code of one side doesn't use the field, use "
+        "syzygy.operations.RenameField(..., stage=syzygy.Stage.PRE_DEPLOY or "
+        "POST_DEPLOY), which says so.",
+    )
+
+
+def _rename_model(
+    operation: operations.RenameModel, context: _Context
+) -> Iterator[_Finding]:
+    model = context.existing_model(operation.old_name_lower)
+    if model is None or model.options.get("db_table"):
+        return
+    old_table = _table(model)
+    new_table = f"{model.app_label}_{operation.new_name_lower}"
+    yield _Finding(
+        RENAME,
+        f"renames the table {old_table} to {new_table}: while the release rolls "
+        "out, the code that expects the other name fails.",
+        f"Keep the table: set db_table = '{old_table}' in the Meta of the renamed "
+        "model. Or, if the code of one side doesn't use the model, use "
+        "syzygy.operations.RenameModel(..., stage=syzygy.Stage.PRE_DEPLOY or "
+        "POST_DEPLOY), which says so.",
+    )
+
+
+def _destructive(
+    operation: operations.RemoveField | operations.DeleteModel, context: _Context
+) -> Iterator[_Finding]:
+    if context.stage is not Stage.PRE_DEPLOY:
+        return
+    if isinstance(operation, operations.RemoveField):
+        model = context.existing_model(operation.model_name_lower)
+        what = f"the field {operation.model_name}.{operation.name}"
+        hint = _REMOVE_FIELD_HINT
+    else:
+        model = context.existing_model(operation.name_lower)
+        what = f"the model {operation.name}"
+        hint = _DESTRUCTIVE_HINT
+    if model is not None:
+        yield _Finding(
+            DESTRUCTIVE,
+            f"drops {what} before the deploy, while the running code still "
+            f"uses it: its queries on {_table(model)} fail until the new code "
+            "replaces it.",
+            hint,
+        )
+
+
+def _index_finding(model: ModelState, hint: str) -> _Finding:
+    return _Finding(
+        INDEX,
+        f"builds an index with a plain CREATE INDEX: writes to the table "
+        f"{_table(model)} wait until it has read every row.",
+        hint,
+    )
+
+
+def _constraint_finding(
+    model: ModelState, constraints: list[str], hint: str
+) -> _Finding:
+    return _Finding(
+        CONSTRAINT,
+        f"adds {' and '.join(constraints)} to the existing table {_table(model)}, "
+        "which locks it while every row is checked: the application's queries "
+        "on it wait.",
+        hint,
+    )
+
+
+def _has_index(field: AnyField) -> bool:
+    """Return whether a field has an index of its own (a unique field has the
+    index of its constraint)."""
+    return bool(field.db_index and not field.unique)  # type: ignore[attr-defined]
+
+
+def _has_foreign_key_constraint(field: AnyField | None) -> bool:
+    return isinstance(field, models.ForeignKey) and bool(field.db_constraint)  # type: ignore[attr-defined]
+
+
+def _added_constraints(old_field: AnyField | None, new_field: AnyField) -> list[str]:
+    """Return the unique and foreign key constraints ``new_field`` has and
+    ``old_field`` (``None`` for a field being added) lacks."""
+    added = []
+    if new_field.unique and not (old_field is not None and old_field.unique):
+        added.append("a unique constraint")
+    if _has_foreign_key_constraint(new_field) and not _has_foreign_key_constraint(
+        old_field
+    ):
+        added.append("a foreign key constraint")
+    return added
+
+
+def _table(model: ModelState) -> str:
+    return str(model.options.get("db_table") or f"{model.app_label}_{model.name_lower}")
+
+
+def _column(field: AnyField, name: str) -> str:
+    if field.db_column:
+        return str(field.db_column)
+    return f"{name}_id" if isinstance(field, models.ForeignKey) else name
+
+
+def _callable_name(function: Any) -> str:
+    name = getattr(function, "__qualname__", None)
+    return f"{function.__module__}.{name}()" if name else repr(function)
+
+
+# Column types, as the internal types of Django's fields name them.
+
+
+class ColumnType(NamedTuple):
+    """The type of a column and the parameters that change it."""
+
+    kind: str
+    max_length: int | None
+    max_digits: int | None
+    decimal_places: int | None
+    collation: str | None
+    element: ColumnType | None
+
+
+# Internal types whose columns have the type of another one.
+_SAME_COLUMN_TYPE = {
+    "SlugField": "CharField",
+    "FileField": "CharField",
+    "FilePathField": "CharField",
+    # Both take the type of the target's primary key.
+    "OneToOneField": "ForeignKey",
+}
+
+
+def column_type(field: AnyField) -> ColumnType:
+    """Return the type of the column of ``field``, without a database.
+
+    Only the parameters that change the type of a column count: a
+    ``max_length`` makes a ``varchar(n)``, but doesn't change a ``text``.
+    ``element`` is the type of the elements of an array field.
+    """
+    internal_type = field.get_internal_type()
+    kind = _SAME_COLUMN_TYPE.get(internal_type, internal_type)
+    base_field = getattr(field, "base_field", None)
+    return ColumnType(
+        kind=kind,
+        max_length=field.max_length if kind == "CharField" else None,
+        max_digits=getattr(field, "max_digits", None),
+        decimal_places=getattr(field, "decimal_places", None),
+        collation=getattr(field, "db_collation", None),
+        element=None if base_field is None else column_type(base_field),
+    )
+
+
+def rewrites_table(old_field: AnyField, new_field: AnyField) -> bool:
+    """Return whether altering ``old_field`` into ``new_field`` changes the
+    type of its column in a way that makes PostgreSQL rewrite the table.
+
+    Changes of metadata only don't: the same type with the same parameters,
+    a ``CharField`` whose ``max_length`` grows or goes, ``CharField`` to
+    ``TextField``, a ``DecimalField`` with more ``max_digits`` and the same
+    ``decimal_places``. Any other change of type, or of collation, does.
+    """
+    old, new = column_type(old_field), column_type(new_field)
+    if old.collation != new.collation or old.element != new.element:
+        return True
+    if old.kind == "CharField" and new.kind in ("CharField", "TextField"):
+        return new.kind == "CharField" and not _widens(old.max_length, new.max_length)
+    if old.kind == new.kind == "DecimalField":
+        return old.decimal_places != new.decimal_places or not _widens(
+            old.max_digits, new.max_digits
+        )
+    return old != new
+
+
+def _widens(old: int | None, new: int | None) -> bool:
+    """Return whether a limit of ``new`` (``None``: no limit) admits every
+    value ``old`` admits."""
+    return new is None or (old is not None and new >= old)
+
+
+def describe_column_type(field: AnyField) -> str:
+    """Return the type of the column of ``field`` for messages, with the
+    parameters that count: ``CharField(max_length=20)``."""
+    parameters = column_type(field)._asdict()
+    parameters["db_collation"] = parameters.pop("collation")
+    arguments = ", ".join(
+        f"{name}={value!r}"
+        for name, value in parameters.items()
+        if name not in ("kind", "element") and value is not None
+    )
+    internal_type = field.get_internal_type()
+    return f"{internal_type}({arguments})" if arguments else internal_type
