@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .constants import Stage
 from .exceptions import AmbiguousStage
-from .lint import column_type, rewrites_table
+from .lint import describe_column_type, rewrites_table
 from .operations import (
     AddConstraintNotValid,
     AddField,
@@ -163,17 +163,6 @@ def _column_field(
         target.get_internal_type(), target
     )
     return column
-
-
-def _type(field: models.Field[Any, Any]) -> str:
-    """Return the type of a column for messages: ``CharField(max_length=20)``."""
-    parameters = {
-        name: value
-        for name, value in column_type(field)._asdict().items()
-        if name not in ("kind", "element") and value is not None
-    }
-    arguments = ", ".join(f"{name}={value!r}" for name, value in parameters.items())
-    return f"{field.get_internal_type()}({arguments})"
 
 
 def _lock_safe(operation: Operation) -> Operation:
@@ -333,7 +322,8 @@ class StageAwareAutodetectorMixin:
         old_field: models.Field[Any, Any],
     ) -> None:
         field = f"{app_label}.{operation.model_name}.{operation.name}"
-        old_type, new_type = _type(old_field), _type(operation.field)
+        old_type = describe_column_type(old_field)
+        new_type = describe_column_type(operation.field)
         recipe = (
             f"To change the type of {field} from {old_type} to {new_type} without "
             f"locking the table: add a new field of the new type (NULLable), deploy "

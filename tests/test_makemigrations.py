@@ -406,8 +406,8 @@ def test_type_change_that_rewrites_the_table_is_refused_with_a_recipe(
     outcome = case.makemigrations()
     assert outcome.status == 3
     assert outcome.stderr.strip() == (
-        "To change the type of type_change.author.rating from IntegerField() to "
-        "BigIntegerField() without locking the table: add a new field of the new "
+        "To change the type of type_change.author.rating from IntegerField to "
+        "BigIntegerField without locking the table: add a new field of the new "
         "type (NULLable), deploy code that writes both, copy the values over in "
         "batches (syzygy.batches.run_in_batches), deploy code that reads the new "
         "field, then remove the old one."
@@ -423,7 +423,7 @@ def test_type_change_that_rewrites_the_table_interactive_choice(
     case.answers = [answer]
     outcome = case.makemigrations(interactive=True)
     assert (
-        "Changing type_change.author.rating from IntegerField() to BigIntegerField() "
+        "Changing type_change.author.rating from IntegerField to BigIntegerField "
         "makes PostgreSQL rewrite the whole table while it is locked against reads "
         "and writes."
     ) in outcome.stdout
