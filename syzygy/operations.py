@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from django.db import NotSupportedError, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -235,9 +235,14 @@ class PreRemoveField(_DeclaredFieldAlteration):
 
 
 class OutsideTransaction(Operation):
-    """An operation that is lock-safe on PostgreSQL in a non-atomic migration."""
+    """An operation that is lock-safe on PostgreSQL in a non-atomic migration.
+
+    On PostgreSQL, ``forwards`` and ``backwards`` do the work, for a model the
+    database routers allow; elsewhere the stock operation does.
+    """
 
     stage = Stage.PRE_DEPLOY
+    model_name: str
 
     def lock_safe(self, schema_editor: BaseDatabaseSchemaEditor) -> bool:
         """Return whether to run the lock-safe way; refuse to run in a transaction.
@@ -254,13 +259,6 @@ class OutsideTransaction(Operation):
             )
         return True
 
-
-class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
-    """Add an index; on PostgreSQL ``CREATE INDEX CONCURRENTLY``.
-
-    An INVALID index left by an interrupted build is dropped and rebuilt.
-    """
-
     def database_forwards(
         self,
         app_label: str,
@@ -274,11 +272,7 @@ class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
             )
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            postgresql.create_index_concurrently(
-                schema_editor,
-                self.index.name,
-                str(self.index.create_sql(model, schema_editor)),
-            )
+            self.forwards(app_label, schema_editor, model, from_state, to_state)
 
     def database_backwards(
         self,
@@ -291,9 +285,59 @@ class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
             return super().database_backwards(
                 app_label, schema_editor, from_state, to_state
             )
-        model = from_state.apps.get_model(app_label, self.model_name)
+        model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            postgresql.drop_index_concurrently(schema_editor, self.index.name)
+            self.backwards(app_label, schema_editor, model, from_state, to_state)
+
+    def forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Apply the operation the lock-safe way on PostgreSQL."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    def backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Revert the operation the lock-safe way on PostgreSQL."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+
+class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
+    """Add an index; on PostgreSQL ``CREATE INDEX CONCURRENTLY``.
+
+    An INVALID index left by an interrupted build is dropped and rebuilt.
+    """
+
+    def forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        sql = str(self.index.create_sql(model, schema_editor))
+        postgresql.create_index_concurrently(schema_editor, self.index.name, sql)
+
+    def backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        postgresql.drop_index_concurrently(schema_editor, self.index.name)
 
     def describe(self) -> str:
         return f"{super().describe()} concurrently"
@@ -302,40 +346,29 @@ class AddIndexConcurrently(OutsideTransaction, operations.AddIndex):
 class RemoveIndexConcurrently(OutsideTransaction, operations.RemoveIndex):
     """Remove an index; on PostgreSQL ``DROP INDEX CONCURRENTLY``."""
 
-    def database_forwards(
+    def forwards(
         self,
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not self.lock_safe(schema_editor):
-            return super().database_forwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            postgresql.drop_index_concurrently(schema_editor, self.name)
+        postgresql.drop_index_concurrently(schema_editor, self.name)
 
-    def database_backwards(
+    def backwards(
         self,
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not self.lock_safe(schema_editor):
-            return super().database_backwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(
-                self.name
-            )
-            postgresql.create_index_concurrently(
-                schema_editor, self.name, str(index.create_sql(model, schema_editor))
-            )
+        index = to_state.models[app_label, self.model_name_lower].get_index_by_name(
+            self.name
+        )
+        sql = str(index.create_sql(model, schema_editor))
+        postgresql.create_index_concurrently(schema_editor, self.name, sql)
 
     def describe(self) -> str:
         return f"{super().describe()} concurrently"
@@ -346,27 +379,32 @@ class AddConstraintNotValid(OutsideTransaction, operations.AddConstraint):
 
     On PostgreSQL a check constraint is added ``NOT VALID`` then validated;
     a unique constraint is built as a unique index ``CONCURRENTLY``, then
-    attached with ``ADD CONSTRAINT ... UNIQUE USING INDEX``.
+    attached with ``ADD CONSTRAINT ... UNIQUE USING INDEX``. Going backwards
+    is as ``AddConstraint`` does it.
     """
 
-    def database_forwards(
+    constraint: models.CheckConstraint | models.UniqueConstraint
+
+    def __init__(self, model_name: str, constraint: models.BaseConstraint) -> None:
+        if not isinstance(
+            constraint, (models.CheckConstraint, models.UniqueConstraint)
+        ):
+            raise TypeError(
+                f"AddConstraintNotValid adds check and unique constraints, not "
+                f"{type(constraint).__name__} {constraint.name!r}: use "
+                "migrations.AddConstraint for it."
+            )
+        super().__init__(model_name, constraint)
+
+    def forwards(
         self,
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
         constraint = self.constraint
-        if not (
-            isinstance(constraint, (models.CheckConstraint, models.UniqueConstraint))
-            and self.lock_safe(schema_editor)
-        ):
-            return super().database_forwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
         table = model._meta.db_table
         statement = str(constraint.create_sql(model, schema_editor))
         if isinstance(constraint, models.CheckConstraint):
@@ -386,6 +424,16 @@ class AddConstraintNotValid(OutsideTransaction, operations.AddConstraint):
                 _unique_index_sql(schema_editor, model, constraint),
                 _deferrable_sql(constraint.deferrable),
             )
+
+    def backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        schema_editor.remove_constraint(model, self.constraint)
 
     def describe(self) -> str:
         return f"{super().describe()} without blocking writes"
@@ -435,30 +483,24 @@ class AlterFieldConcurrently(OutsideTransaction, AlterField):
             del kwargs["stage"]
         return name, args, kwargs
 
-    def database_forwards(
+    def forwards(
         self,
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not self.lock_safe(schema_editor):
-            return super().database_forwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        to_model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
-            return
         from_model = from_state.apps.get_model(app_label, self.model_name)
         old_field = from_model._meta.get_field(self.name)
-        new_field = to_model._meta.get_field(self.name)
+        new_field = cast(AnyField, model._meta.get_field(self.name))
         if not self.preserve_default:
             # The one-off default for existing rows, as AlterField uses it.
             new_field.default = self.field.default
-        self.before_constraints(schema_editor, to_model, old_field, new_field)
+        self.before_constraints(schema_editor, model, old_field, new_field)
         unconstrained = _without_added_constraints(new_field, old_field)
         schema_editor.alter_field(from_model, old_field, unconstrained)
-        _add_constraints(schema_editor, to_model, unconstrained, new_field)
+        _add_constraints(schema_editor, model, unconstrained, new_field)
 
     def database_backwards(
         self,

@@ -13,6 +13,7 @@ from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy.operations import (
+    AddConstraintNotValid,
     AddField,
     AlterField,
     BackfillField,
@@ -309,3 +310,15 @@ def test_lock_safe_operations_respect_routers(
         call_command("migrate", "alpha", "0009", verbosity=0)
         assert "alpha_book" not in table_names()
         call_command("migrate", "alpha", "zero", verbosity=0)
+
+
+def test_add_constraint_not_valid_takes_check_and_unique_constraints_only() -> None:
+    class Other(models.BaseConstraint):
+        pass
+
+    with pytest.raises(TypeError) as raised:
+        AddConstraintNotValid("book", Other(name="other"))
+    assert str(raised.value) == (
+        "AddConstraintNotValid adds check and unique constraints, not "
+        "Other 'other': use migrations.AddConstraint for it."
+    )
