@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .constants import Stage
 from .exceptions import AmbiguousStage
-from .lint import describe_column_type, rewrites_table
+from .lint import column_field, describe_column_type, rewrites_table
 from .operations import (
     AddConstraintNotValid,
     AddField,
@@ -136,33 +136,6 @@ def _without_constraints(
     if field.many_to_one:
         kwargs["db_constraint"] = False
     return field.__class__(*args, **kwargs)
-
-
-# The column type of a foreign key to a primary key of these types.
-_REFERENCE_TYPES: dict[str, models.Field[Any, Any]] = {
-    "AutoField": models.IntegerField(),
-    "BigAutoField": models.BigIntegerField(),
-    "SmallAutoField": models.SmallIntegerField(),
-}
-
-
-def _column_field(
-    state: ProjectState, field: models.Field[Any, Any]
-) -> models.Field[Any, Any]:
-    """Return a field with the column type of ``field``: for a foreign key,
-    the type of the field it points to."""
-    if not (field.many_to_one or field.one_to_one):
-        return field
-    remote = field.remote_field.model  # type: ignore[union-attr]
-    target_model = state.apps.get_model(remote) if isinstance(remote, str) else remote
-    to_field = field.to_fields[0]  # type: ignore[attr-defined]
-    target: Any = (
-        target_model._meta.get_field(to_field) if to_field else target_model._meta.pk
-    )
-    column: models.Field[Any, Any] = _REFERENCE_TYPES.get(
-        target.get_internal_type(), target
-    )
-    return column
 
 
 def _lock_safe(operation: Operation) -> Operation:
@@ -294,11 +267,10 @@ class StageAwareAutodetectorMixin:
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.name)
-        if rewrites_table(
-            _column_field(self.from_state, old_field),
-            _column_field(self.to_state, operation.field),
-        ):
-            self._confirm_table_rewrite(app_label, operation, old_field)
+        old_column = column_field(self.from_state, old_field)
+        new_column = column_field(self.to_state, operation.field)
+        if rewrites_table(old_column, new_column):
+            self._confirm_table_rewrite(app_label, operation, old_column, new_column)
         # Old code may still write NULLs until it is gone.
         stage = (
             Stage.POST_DEPLOY
@@ -319,11 +291,12 @@ class StageAwareAutodetectorMixin:
         self,
         app_label: str,
         operation: operations.AlterField,
-        old_field: models.Field[Any, Any],
+        old_column: models.Field[Any, Any],
+        new_column: models.Field[Any, Any],
     ) -> None:
         field = f"{app_label}.{operation.model_name}.{operation.name}"
-        old_type = describe_column_type(old_field)
-        new_type = describe_column_type(operation.field)
+        old_type = describe_column_type(old_column)
+        new_type = describe_column_type(new_column)
         recipe = (
             f"To change the type of {field} from {old_type} to {new_type} without "
             f"locking the table: add a new field of the new type (NULLable), deploy "

@@ -363,11 +363,14 @@ def _alter_field(
                 "while every row is checked: the application's queries on it wait.",
                 _NOT_NULL_HINT,
             )
-    if rewrites_table(old_field, new_field):
+    old_column = column_field(context.state, old_field)
+    new_column = column_field(context.state, new_field)
+    if rewrites_table(old_column, new_column):
         yield _Finding(
             REWRITE,
             f"changes the type of the column {column} from "
-            f"{describe_column_type(old_field)} to {describe_column_type(new_field)}: "
+            f"{describe_column_type(old_column)} to "
+            f"{describe_column_type(new_column)}: "
             "PostgreSQL rewrites the whole table under a lock that blocks its "
             "reads and writes.",
             _REWRITE_HINT,
@@ -551,6 +554,44 @@ def column_type(field: AnyField) -> ColumnType:
         collation=getattr(field, "db_collation", None),
         element=None if base_field is None else column_type(base_field),
     )
+
+
+# The column type of a foreign key to a primary key of these types.
+_REFERENCE_TYPES: dict[str, AnyField] = {
+    "AutoField": models.IntegerField(),
+    "BigAutoField": models.BigIntegerField(),
+    "SmallAutoField": models.SmallIntegerField(),
+}
+
+
+def column_field(state: ProjectState, field: AnyField) -> AnyField:
+    """Return a field with the column type of ``field``: for a foreign key,
+    the type of the field it points to, found in ``state``.
+
+    A reference ``state`` doesn't resolve is left as it is.
+    """
+    if not (field.many_to_one or field.one_to_one):
+        return field
+    reference = getattr(field.remote_field, "model", None)
+    if not isinstance(reference, str) or "." not in reference:
+        return field
+    app_label, model_name = reference.split(".", 1)
+    target_model = state.models.get((app_label, model_name.lower()))
+    if target_model is None:
+        return field
+    to_field = field.to_fields[0]  # type: ignore[attr-defined]
+    target = next(
+        (
+            each
+            for name, each in target_model.fields.items()
+            if name == to_field or (not to_field and each.primary_key)
+        ),
+        None,
+    )
+    if target is None:
+        return field
+    target = column_field(state, target)
+    return _REFERENCE_TYPES.get(target.get_internal_type(), target)
 
 
 def rewrites_table(old_field: AnyField, new_field: AnyField) -> bool:

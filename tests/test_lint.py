@@ -577,3 +577,59 @@ def test_column_types_are_described_with_the_parameters_that_count(
     field: models.Field[Any, Any], description: str
 ) -> None:
     assert describe_column_type(field) == description
+
+
+def test_column_field_resolves_foreign_keys_to_the_type_they_point_to() -> None:
+    from django.db import models as django_models
+    from django.db.migrations.state import ModelState, ProjectState
+
+    from syzygy.lint import column_field
+
+    def model(name: str, *fields: tuple[str, object]) -> ModelState:
+        return ModelState("alpha", name, list(fields))  # type: ignore[arg-type]
+
+    state = ProjectState()
+    state.add_model(
+        model(
+            "Publisher",
+            ("id", django_models.BigAutoField(primary_key=True)),
+            ("code", django_models.CharField(max_length=5)),
+        )
+    )
+    state.add_model(
+        model(
+            "Imprint",
+            (
+                "publisher",
+                django_models.OneToOneField(
+                    "alpha.Publisher", django_models.CASCADE, primary_key=True
+                ),
+            ),
+        )
+    )
+
+    def resolved(field: django_models.Field) -> str:  # type: ignore[type-arg]
+        return column_field(state, field).get_internal_type()
+
+    cascade = django_models.CASCADE
+    assert (
+        resolved(django_models.ForeignKey("alpha.Publisher", cascade))
+        == "BigIntegerField"
+    )
+    assert (
+        resolved(django_models.ForeignKey("alpha.Publisher", cascade, to_field="code"))
+        == "CharField"
+    )
+    # Through a primary key that is itself a reference.
+    assert (
+        resolved(django_models.ForeignKey("alpha.Imprint", cascade))
+        == "BigIntegerField"
+    )
+    # What the state doesn't resolve stays as it is.
+    assert resolved(django_models.ForeignKey("alpha.Missing", cascade)) == "ForeignKey"
+    assert resolved(django_models.ForeignKey("self", cascade)) == "ForeignKey"
+    assert (
+        resolved(django_models.ForeignKey("alpha.Publisher", cascade, to_field="gone"))
+        == "ForeignKey"
+    )
+    assert resolved(django_models.IntegerField()) == "IntegerField"
