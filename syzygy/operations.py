@@ -8,7 +8,7 @@ are frozen.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias, cast
 
 from django.db import NotSupportedError, models
@@ -270,9 +270,9 @@ class OutsideTransaction(Operation):
             return super().database_forwards(
                 app_label, schema_editor, from_state, to_state
             )
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            self.forwards(app_label, schema_editor, model, from_state, to_state)
+        self._for_allowed_model(
+            self.forwards, app_label, schema_editor, from_state, to_state
+        )
 
     def database_backwards(
         self,
@@ -285,9 +285,22 @@ class OutsideTransaction(Operation):
             return super().database_backwards(
                 app_label, schema_editor, from_state, to_state
             )
+        self._for_allowed_model(
+            self.backwards, app_label, schema_editor, from_state, to_state
+        )
+
+    def _for_allowed_model(
+        self,
+        run: Callable[..., None],
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        """Run ``forwards`` or ``backwards`` if the routers allow the model."""
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            self.backwards(app_label, schema_editor, model, from_state, to_state)
+            run(app_label, schema_editor, model, from_state, to_state)
 
     def forwards(
         self,
