@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
+from django.test.utils import override_settings
 
 from syzygy.batches import run_in_batches
 
@@ -123,3 +124,44 @@ def test_bad_arguments_are_refused(options: dict[str, Any], message: str) -> Non
     with pytest.raises(ValueError, match=r"must be") as raised:
         run_in_batches(Model.objects.all(), fill_pages, **options)
     assert str(raised.value) == message
+
+
+class LockNotAvailable(Exception):
+    """What psycopg raises for SQLSTATE 55P03, as the cause of Django's error."""
+
+    pgcode = "55P03"
+
+
+def test_a_batch_that_keeps_timing_out_on_locks_gives_up(book_model: Any) -> None:
+    attempts = 0
+
+    def time_out(books: list[Any]) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise OperationalError("canceling statement due to lock timeout") from (
+            LockNotAvailable()
+        )
+
+    stream = io.StringIO()
+    with (
+        override_settings(SYZYGY_LOCK_RETRIES=1, SYZYGY_LOCK_RETRY_DELAY=0.01),
+        pytest.raises(OperationalError, match="lock timeout"),
+    ):
+        run_in_batches(book_model.objects.all(), time_out, stream=stream)
+    assert attempts == 2
+    assert "Batches: a batch timed out waiting for a lock; retrying in" in (
+        stream.getvalue()
+    )
+
+
+def test_other_errors_of_a_batch_are_not_retried(book_model: Any) -> None:
+    attempts = 0
+
+    def fail(books: list[Any]) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise OperationalError("disk full")
+
+    with pytest.raises(OperationalError, match="disk full"):
+        run_in_batches(book_model.objects.all(), fail, stream=io.StringIO())
+    assert attempts == 1
