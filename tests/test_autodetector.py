@@ -359,3 +359,16 @@ def test_operations_outside_transactions_keep_their_order_when_they_must() -> No
         [add_index],
         [removal],
     ]
+    # Django's optimizer decides for the other operations.
+    alteration = AlterFieldConcurrently(
+        "author", "name", models.CharField(max_length=10, db_index=True)
+    )
+    other_field = migrations.AddField("author", "bio", models.TextField(null=True))
+    assert _transaction_segments([alteration, other_field], "alpha") == [
+        [other_field],
+        [alteration],
+    ]
+    assert _transaction_segments([alteration, removal], "alpha") == [
+        [alteration],
+        [removal],
+    ]
