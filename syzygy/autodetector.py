@@ -26,7 +26,17 @@ from django.utils import timezone
 
 from .constants import Stage
 from .exceptions import AmbiguousStage
-from .lint import column_field, describe_column_type, rewrites_table
+from .fields import (
+    added_constraints,
+    column_field,
+    column_name,
+    describe_column_type,
+    has_foreign_key_constraint,
+    has_index,
+    rebuilt,
+    rewrites_table,
+    table_name,
+)
 from .operations import (
     AddConstraintNotValid,
     AddField,
@@ -76,13 +86,6 @@ class _BoundaryDependency(NamedTuple):
     operation: Operation
 
 
-def _column(field: models.Field[Any, Any], name: str) -> str:
-    """Return the column of a field of a model state."""
-    if field.db_column:
-        return str(field.db_column)
-    return f"{name}_id" if field.many_to_one or field.one_to_one else name
-
-
 def _is_post_deploy(migration: Migration) -> bool:
     return all(
         operation_stage(operation) is Stage.POST_DEPLOY
@@ -101,41 +104,20 @@ def _needs_database_default(field: models.Field[Any, Any]) -> bool:
     )
 
 
-def _adds_constraints(old: models.Field[Any, Any], new: models.Field[Any, Any]) -> bool:
-    """Return whether altering ``old`` into ``new`` adds a NOT NULL, an index,
-    a unique or a foreign key constraint, which lock the table while they
-    scan it unless built the lock-safe way."""
-    return bool(
-        (old.null and not new.null)
-        or (_has_index(new) and not _has_index(old))
-        or (new.unique and not old.unique)
-        or (_has_foreign_key_constraint(new) and not _has_foreign_key_constraint(old))
-    )
-
-
-def _has_index(field: models.Field[Any, Any]) -> bool:
-    return bool(field.db_index and not field.unique)  # type: ignore[attr-defined]
-
-
-def _has_foreign_key_constraint(field: models.Field[Any, Any]) -> bool:
-    return bool(field.many_to_one and field.db_constraint)  # type: ignore[attr-defined]
-
-
 def _without_constraints(
     field: models.Field[Any, Any],
 ) -> models.Field[Any, Any] | None:
     """Return ``field`` without its index, unique and foreign key constraints,
     or ``None`` if it has none or they can't be left out."""
-    if not (field.unique or _has_index(field) or _has_foreign_key_constraint(field)):
+    if not (field.unique or has_index(field) or has_foreign_key_constraint(field)):
         return None
     # A one-to-one field is unique by definition.
     if field.one_to_one or field.primary_key:
         return None
-    _, _, args, kwargs = field.deconstruct()
-    kwargs.update(db_index=False, unique=False)
+    without: dict[str, Any] = {"db_index": False, "unique": False}
     if field.many_to_one:
-        kwargs["db_constraint"] = False
-    return field.__class__(*args, **kwargs)
+        without["db_constraint"] = False
+    return rebuilt(field, **without)
 
 
 def _lock_safe(operation: Operation) -> Operation:
@@ -277,7 +259,7 @@ class StageAwareAutodetectorMixin:
             if old_field.null and not operation.field.null
             else Stage.PRE_DEPLOY
         )
-        if _adds_constraints(old_field, operation.field):
+        if added_constraints(old_field, operation.field):
             return AlterFieldConcurrently(
                 operation.model_name,
                 operation.name,
@@ -319,8 +301,8 @@ class StageAwareAutodetectorMixin:
         new_field = self.to_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.new_name)
-        old_column = _column(old_field, operation.old_name)
-        if old_column == _column(new_field, operation.new_name):
+        old_column = column_name(old_field, operation.old_name)
+        if old_column == column_name(new_field, operation.new_name):
             return operation  # Only the Python name changes.
         model = f"{app_label}.{operation.model_name}"
         stage = self.stage_questions.ask_rename_stage(
@@ -354,8 +336,12 @@ class StageAwareAutodetectorMixin:
     def _staged_rename_model(
         self, app_label: str, operation: operations.RenameModel
     ) -> Operation:
-        old_table = self._db_table(self.from_state, app_label, operation.old_name_lower)
-        new_table = self._db_table(self.to_state, app_label, operation.new_name_lower)
+        old_table = table_name(
+            self.from_state.models[app_label, operation.old_name_lower]
+        )
+        new_table = table_name(
+            self.to_state.models[app_label, operation.new_name_lower]
+        )
         if old_table == new_table:
             return operation  # Only the Python name changes.
         old_model = f"{app_label}.{operation.old_name}"
@@ -379,11 +365,6 @@ class StageAwareAutodetectorMixin:
             )
         return RenameModel(operation.old_name, operation.new_name, stage)
 
-    @staticmethod
-    def _db_table(state: ProjectState, app_label: str, model_name: str) -> str:
-        model_state = state.models[app_label, model_name]
-        return str(model_state.options.get("db_table") or f"{app_label}_{model_name}")
-
     # Rules that split one change into a pre-deploy and a post-deploy operation.
 
     def _generate_added_field(
@@ -399,8 +380,7 @@ class StageAwareAutodetectorMixin:
         if _needs_database_default(declared) and _is_volatile_default(declared):
             # One value computed for every existing row won't do: add the
             # column NULLable, then fill it row by row once old code is gone.
-            field = field.clone()
-            field.null, field.default = True, NOT_PROVIDED
+            field = rebuilt(field, null=True, default=NOT_PROVIDED)
             pre: Operation = operations.AddField(
                 added.model_name, added.name, field, added.preserve_default
             )
@@ -408,13 +388,11 @@ class StageAwareAutodetectorMixin:
         elif _needs_database_default(declared):
             # Old code inserts rows without the column: it needs a database default.
             if _is_timestamp_default(declared):
-                field = field.clone()
-                field.db_default = Now()
+                field = rebuilt(field, db_default=Now())
             pre = AddField(added.model_name, added.name, field, added.preserve_default)
             if stripped is not None:
                 # The column keeps its database default until PostAddField.
-                constrained = declared.clone()
-                constrained.db_default = pre.field.db_default
+                constrained = rebuilt(declared, db_default=pre.field.db_default)
                 follow_ups.append(
                     AlterFieldConcurrently(added.model_name, added.name, constrained)
                 )
@@ -452,11 +430,10 @@ class StageAwareAutodetectorMixin:
                 default = self.stage_questions.ask_remove_default(
                     app_label, model_name, field_name
                 )
-                field = field.clone()
-                if default is NULLABLE:
-                    field.null = True
-                else:
-                    field.default = default
+                field = rebuilt(
+                    field,
+                    **({"null": True} if default is NULLABLE else {"default": default}),
+                )
             self.add_operation(app_label, PreRemoveField(model_name, field_name, field))
         super()._generate_removed_field(app_label, model_name, field_name)  # type: ignore[misc]
 

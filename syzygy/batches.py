@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from django.db import OperationalError, models, transaction
+from django.db import models, transaction
 
 from . import conf
-from .locks import is_lock_timeout, retry_delays
+from .locks import retrying_lock_timeouts
 
 __all__ = ("DEFAULT_BATCH_SIZE", "Stream", "run_in_batches")
 
@@ -98,24 +98,22 @@ def _run_batch(
 ) -> list[Any]:
     """Handle one batch in a transaction; run it again if it times out
     waiting for a lock (``SYZYGY_LOCK_TIMEOUT``, on PostgreSQL in ``migrate``)."""
-    delays = retry_delays(conf.lock_policy())
-    while True:
-        try:
-            with transaction.atomic(using=rows.db):
-                batch = list(rows)
-                if batch:
-                    function(batch)
-                return batch
-        except OperationalError as error:
-            if not is_lock_timeout(error):
-                raise
-            delay = next(delays, None)
-            if delay is None:
-                raise
-        progress.note(
+
+    def attempt() -> list[Any]:
+        with transaction.atomic(using=rows.db):
+            batch = list(rows)
+            if batch:
+                function(batch)
+            return batch
+
+    return retrying_lock_timeouts(
+        attempt,
+        conf.lock_policy(),
+        what=f"a batch ({progress.label}) could not take its locks",
+        on_retry=lambda delay: progress.note(
             f"a batch timed out waiting for a lock; retrying in {delay:.2f} s"
-        )
-        time.sleep(delay)
+        ),
+    )
 
 
 class _Progress:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
@@ -22,12 +20,7 @@ from . import conf
 from .batches import Stream
 from .compat import get_migrate_executor, set_migrate_executor
 from .constants import Stage
-from .locks import (
-    StatementLockWaitsExhausted,
-    bounded_lock_waits,
-    is_lock_timeout,
-    retry_delays,
-)
+from .locks import LockRetriesExhausted, bounded_lock_waits, retrying_lock_timeouts
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
 __all__ = (
@@ -138,60 +131,47 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         if current is None or fake or self.connection.vendor != "postgresql":
             return run(state, migration, fake, **options)
         policy = conf.lock_policy()
-        if not migration.atomic:
 
-            def on_retry(sql: str, delay: float) -> None:
-                current.on_lock_retry(migration, delay)
+        def on_retry(delay: float) -> None:
+            current.on_lock_retry(migration, delay)
 
-            try:
-                with bounded_lock_waits(self.connection, policy, on_retry):
-                    return run(state, migration, fake, **options)
-            except StatementLockWaitsExhausted as error:
-                raise LockWaitsExhausted(migration, policy, error) from error
-        delays = retry_delays(policy)
-        while True:
+        def attempt() -> ProjectState:
             # Applying mutates the state it is given: keep the original.
             attempt_state = state.clone()
-            try:
-                with bounded_lock_waits(self.connection, policy):
-                    return run(attempt_state, migration, fake, **options)
-            except OperationalError as error:
-                if not is_lock_timeout(error):
-                    raise
-                delay = next(delays, None)
-                if delay is None:
-                    raise LockWaitsExhausted(migration, policy) from error
-            current.on_lock_retry(migration, delay)
-            time.sleep(delay)
+            with bounded_lock_waits(self.connection, policy, on_retry):
+                return run(attempt_state, migration, fake, **options)
+
+        try:
+            if not migration.atomic:
+                return attempt()
+            return retrying_lock_timeouts(
+                attempt,
+                policy,
+                what="its locks could not be taken",
+                on_retry=on_retry,
+            )
+        except LockRetriesExhausted as error:
+            raise LockWaitsExhausted(migration, error) from error
 
 
 class LockWaitsExhausted(Exception):
     """A migration, or a statement of a non-atomic one, timed out waiting for
     locks on every attempt."""
 
-    def __init__(
-        self,
-        migration: Migration,
-        policy: conf.LockPolicy,
-        statement: StatementLockWaitsExhausted | None = None,
-    ) -> None:
-        advice = (
-            "A long-running transaction holds a lock on a table it changes: run "
-            "the command again once it ends, or raise SYZYGY_LOCK_RETRIES."
-        )
-        if statement is not None:
-            message = (
-                f"Gave up on {migration}: {statement}. It is not atomic: what ran "
-                "before that statement stays applied, and running it again runs "
-                "it from the start (syzygy's own operations skip what is done). "
-            )
+    def __init__(self, migration: Migration, error: LockRetriesExhausted) -> None:
+        if migration.atomic:
+            outcome = "; nothing of it was applied. "
         else:
-            message = (
-                f"Gave up on {migration}: its locks could not be taken within "
-                f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
-                f"{policy.retries + 1} attempts; nothing of it was applied. "
+            outcome = (
+                ". It is not atomic: what ran before stays applied, "
+                "and running it again runs it from the start (syzygy's own "
+                "operations skip what is done). "
             )
-        super().__init__(message + advice)
+        super().__init__(
+            f"Gave up on {migration}: {error}{outcome}A long-running transaction "
+            "holds a lock on a table it changes: run the command again once it "
+            "ends, or raise SYZYGY_LOCK_RETRIES."
+        )
 
 
 def _stage_aware(executor_class: type[MigrationExecutor]) -> type[MigrationExecutor]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, TypeAlias
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -27,20 +27,21 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ModelState, ProjectState
 
-from . import conf
+from . import conf, fields
 from . import operations as syzygy_operations
 from .constants import Stage
 from .exceptions import AmbiguousStage
+from .fields import (
+    column_field,
+    column_name,
+    describe_column_type,
+    has_index,
+    rewrites_table,
+    table_name,
+)
 from .plan import migration_stage
 
-__all__ = (
-    "IDS",
-    "ColumnType",
-    "check_unsafe_operations",
-    "column_type",
-    "describe_column_type",
-    "rewrites_table",
-)
+__all__ = ("IDS", "check_unsafe_operations")
 
 AnyField: TypeAlias = "models.Field[Any, Any]"
 Key: TypeAlias = tuple[str, str]
@@ -319,9 +320,9 @@ def _add_field(operation: operations.AddField, context: _Context) -> Iterator[_F
     model = context.existing_model(operation.model_name_lower)
     if model is None or field.many_to_many:
         return
-    if _has_index(field):
+    if has_index(field):
         yield _index_finding(model, _FIELD_CONSTRAINTS_HINT)
-    constraints = _added_constraints(None, field)
+    constraints = _checked_constraints(fields.added_constraints(None, field))
     if constraints:
         yield _constraint_finding(model, constraints, _FIELD_CONSTRAINTS_HINT)
     if (
@@ -332,8 +333,8 @@ def _add_field(operation: operations.AddField, context: _Context) -> Iterator[_F
     ):
         yield _Finding(
             SHARED_DEFAULT,
-            f"adds the NOT NULL column {_table(model)}."
-            f"{_column(field, operation.name)} with the default "
+            f"adds the NOT NULL column {table_name(model)}."
+            f"{column_name(field, operation.name)} with the default "
             f"{_callable_name(field.default)}, called once: every existing row "
             "gets the same value.",
             _SHARED_DEFAULT_HINT,
@@ -349,14 +350,15 @@ def _alter_field(
     old_field, new_field = model.get_field(operation.name), operation.field
     if old_field.many_to_many or new_field.many_to_many:
         return  # There is no column; Django refuses to alter the relation.
-    column = f"{_table(model)}.{_column(new_field, operation.name)}"
+    column = f"{table_name(model)}.{column_name(new_field, operation.name)}"
     if type(operation) in _PLAIN_ALTER_FIELDS:
-        if _has_index(new_field) and not _has_index(old_field):
+        added = fields.added_constraints(old_field, new_field)
+        if fields.INDEX in added:
             yield _index_finding(model, _FIELD_CONSTRAINTS_HINT)
-        constraints = _added_constraints(old_field, new_field)
+        constraints = _checked_constraints(added)
         if constraints:
             yield _constraint_finding(model, constraints, _FIELD_CONSTRAINTS_HINT)
-        if old_field.null and not new_field.null:
+        if fields.NOT_NULL in added:
             yield _Finding(
                 NOT_NULL,
                 f"makes the column {column} NOT NULL, which locks the table "
@@ -385,7 +387,7 @@ def _rename_field(
         return
     field = model.get_field(operation.old_name)
     old_name, new_name = operation.old_name, operation.new_name
-    table = _table(model)
+    table = table_name(model)
     if isinstance(field, models.ManyToManyField):
         # An explicit through model or table keeps its name; an auto-created
         # one is named after the field.
@@ -398,7 +400,10 @@ def _rename_field(
     else:
         if field.db_column:
             return
-        old_column, new_column = _column(field, old_name), _column(field, new_name)
+        old_column, new_column = (
+            column_name(field, old_name),
+            column_name(field, new_name),
+        )
         what = f"the column {table}.{old_column} to {new_column}"
         hint = f"Keep the column: add db_column='{old_column}' to the renamed field."
     yield _Finding(
@@ -417,7 +422,7 @@ def _rename_model(
     model = context.existing_model(operation.old_name_lower)
     if model is None or model.options.get("db_table"):
         return
-    old_table = _table(model)
+    old_table = table_name(model)
     new_table = f"{model.app_label}_{operation.new_name_lower}"
     yield _Finding(
         RENAME,
@@ -447,7 +452,7 @@ def _destructive(
         yield _Finding(
             DESTRUCTIVE,
             f"drops {what} before the deploy, while the running code still "
-            f"uses it: its queries on {_table(model)} fail until the new code "
+            f"uses it: its queries on {table_name(model)} fail until the new code "
             "replaces it.",
             hint,
         )
@@ -457,7 +462,7 @@ def _index_finding(model: ModelState, hint: str) -> _Finding:
     return _Finding(
         INDEX,
         f"builds an index with a plain CREATE INDEX: writes to the table "
-        f"{_table(model)} wait until it has read every row.",
+        f"{table_name(model)} wait until it has read every row.",
         hint,
     )
 
@@ -467,169 +472,18 @@ def _constraint_finding(
 ) -> _Finding:
     return _Finding(
         CONSTRAINT,
-        f"adds {' and '.join(constraints)} to the existing table {_table(model)}, "
+        f"adds {' and '.join(constraints)} to the existing table {table_name(model)}, "
         "which locks it while every row is checked: the application's queries "
         "on it wait.",
         hint,
     )
 
 
-def _has_index(field: AnyField) -> bool:
-    """Return whether a field has an index of its own (a unique field has the
-    index of its constraint)."""
-    return bool(field.db_index and not field.unique)  # type: ignore[attr-defined]
-
-
-def _has_foreign_key_constraint(field: AnyField | None) -> bool:
-    return isinstance(field, models.ForeignKey) and bool(field.db_constraint)  # type: ignore[attr-defined]
-
-
-def _added_constraints(old_field: AnyField | None, new_field: AnyField) -> list[str]:
-    """Return the unique and foreign key constraints ``new_field`` has and
-    ``old_field`` (``None`` for a field being added) lacks."""
-    added = []
-    if new_field.unique and not (old_field is not None and old_field.unique):
-        added.append("a unique constraint")
-    if _has_foreign_key_constraint(new_field) and not _has_foreign_key_constraint(
-        old_field
-    ):
-        added.append("a foreign key constraint")
-    return added
-
-
-def _table(model: ModelState) -> str:
-    return str(model.options.get("db_table") or f"{model.app_label}_{model.name_lower}")
-
-
-def _column(field: AnyField, name: str) -> str:
-    if field.db_column:
-        return str(field.db_column)
-    return f"{name}_id" if isinstance(field, models.ForeignKey) else name
+def _checked_constraints(added: list[str]) -> list[str]:
+    """Return the constraints among ``added`` that check every row."""
+    return [each for each in added if each in (fields.UNIQUE, fields.FOREIGN_KEY)]
 
 
 def _callable_name(function: Any) -> str:
     name = getattr(function, "__qualname__", None)
     return f"{function.__module__}.{name}()" if name else repr(function)
-
-
-# Column types, as the internal types of Django's fields name them.
-
-
-class ColumnType(NamedTuple):
-    """The type of a column and the parameters that change it."""
-
-    kind: str
-    max_length: int | None
-    max_digits: int | None
-    decimal_places: int | None
-    collation: str | None
-    element: ColumnType | None
-
-
-# Internal types whose columns have the type of another one.
-_SAME_COLUMN_TYPE = {
-    "SlugField": "CharField",
-    "FileField": "CharField",
-    "FilePathField": "CharField",
-    # Both take the type of the target's primary key.
-    "OneToOneField": "ForeignKey",
-}
-
-
-def column_type(field: AnyField) -> ColumnType:
-    """Return the type of the column of ``field``, without a database.
-
-    Only the parameters that change the type of a column count: a
-    ``max_length`` makes a ``varchar(n)``, but doesn't change a ``text``.
-    ``element`` is the type of the elements of an array field.
-    """
-    internal_type = field.get_internal_type()
-    kind = _SAME_COLUMN_TYPE.get(internal_type, internal_type)
-    base_field = getattr(field, "base_field", None)
-    return ColumnType(
-        kind=kind,
-        max_length=field.max_length if kind == "CharField" else None,
-        max_digits=getattr(field, "max_digits", None),
-        decimal_places=getattr(field, "decimal_places", None),
-        collation=getattr(field, "db_collation", None),
-        element=None if base_field is None else column_type(base_field),
-    )
-
-
-# The column type of a foreign key to a primary key of these types.
-_REFERENCE_TYPES: dict[str, AnyField] = {
-    "AutoField": models.IntegerField(),
-    "BigAutoField": models.BigIntegerField(),
-    "SmallAutoField": models.SmallIntegerField(),
-}
-
-
-def column_field(state: ProjectState, field: AnyField) -> AnyField:
-    """Return a field with the column type of ``field``: for a foreign key,
-    the type of the field it points to, found in ``state``.
-
-    A reference ``state`` doesn't resolve is left as it is.
-    """
-    if not (field.many_to_one or field.one_to_one):
-        return field
-    reference = getattr(field.remote_field, "model", None)
-    if not isinstance(reference, str) or "." not in reference:
-        return field
-    app_label, model_name = reference.split(".", 1)
-    target_model = state.models.get((app_label, model_name.lower()))
-    if target_model is None:
-        return field
-    to_field = field.to_fields[0]  # type: ignore[attr-defined]
-    target = next(
-        (
-            each
-            for name, each in target_model.fields.items()
-            if name == to_field or (not to_field and each.primary_key)
-        ),
-        None,
-    )
-    if target is None:
-        return field
-    target = column_field(state, target)
-    return _REFERENCE_TYPES.get(target.get_internal_type(), target)
-
-
-def rewrites_table(old_field: AnyField, new_field: AnyField) -> bool:
-    """Return whether altering ``old_field`` into ``new_field`` changes the
-    type of its column in a way that makes PostgreSQL rewrite the table.
-
-    Changes of metadata only don't: the same type with the same parameters,
-    a ``CharField`` whose ``max_length`` grows or goes, ``CharField`` to
-    ``TextField``, a ``DecimalField`` with more ``max_digits`` and the same
-    ``decimal_places``. Any other change of type, or of collation, does.
-    """
-    old, new = column_type(old_field), column_type(new_field)
-    if old.collation != new.collation or old.element != new.element:
-        return True
-    if old.kind == "CharField" and new.kind in ("CharField", "TextField"):
-        return new.kind == "CharField" and not _widens(old.max_length, new.max_length)
-    if old.kind == new.kind == "DecimalField":
-        return old.decimal_places != new.decimal_places or not _widens(
-            old.max_digits, new.max_digits
-        )
-    return old != new
-
-
-def _widens(old: int | None, new: int | None) -> bool:
-    """Return whether a limit of ``new`` (``None``: no limit) admits every
-    value ``old`` admits."""
-    return new is None or (old is not None and new >= old)
-
-
-def describe_column_type(field: AnyField) -> str:
-    """Return the type of the column of ``field`` for messages, with the
-    parameters that count: ``CharField(max_length=20)``."""
-    parameters = column_type(field)._asdict()
-    parameters["db_collation"] = parameters.pop("collation")
-    arguments = ", ".join(
-        f"{name}={value!r}"
-        for name, value in parameters.items()
-        if name not in ("kind", "element") and value is not None
-    )
-    internal_type = field.get_internal_type()
-    return f"{internal_type}({arguments})" if arguments else internal_type

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import OperationalError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -25,13 +25,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from .conf import LockPolicy
 
 __all__ = (
-    "StatementLockWaitsExhausted",
+    "LockRetriesExhausted",
     "bounded_lock_waits",
     "is_lock_timeout",
     "retry_delays",
+    "retrying_lock_timeouts",
     "runs_in_a_transaction",
     "set_local_statements",
 )
+
+T = TypeVar("T")
 
 # PostgreSQL's SQLSTATE for lock_timeout (and NOWAIT) failures.
 LOCK_NOT_AVAILABLE = "55P03"
@@ -45,16 +48,45 @@ MAX_BACKOFF_FACTOR = 16
 _OUTSIDE_TRANSACTIONS = re.compile(r"\bCONCURRENTLY\b|^\s*VACUUM\b", re.IGNORECASE)
 
 
-class StatementLockWaitsExhausted(Exception):
-    """A statement outside of any transaction timed out on every attempt."""
+class LockRetriesExhausted(Exception):
+    """Something timed out waiting for locks on every attempt.
 
-    def __init__(self, sql: str, policy: LockPolicy) -> None:
-        self.sql = sql
+    The message says what, as a clause: "its locks could not be taken".
+    """
+
+    def __init__(self, what: str, policy: LockPolicy) -> None:
         super().__init__(
-            f"its statement {_abridged(sql)!r} could not take its locks within "
-            f"SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
+            f"{what} within SYZYGY_LOCK_TIMEOUT ({policy.lock_timeout} s) in "
             f"{policy.retries + 1} attempts"
         )
+
+
+def retrying_lock_timeouts(
+    attempt: Callable[[], T],
+    policy: LockPolicy,
+    *,
+    what: str,
+    on_retry: Callable[[float], None],
+) -> T:
+    """Return what ``attempt`` returns, calling it again after a jittered
+    backoff each time it fails on a lock timeout (having failed, it must
+    have changed nothing); ``on_retry`` is told the pause first.
+
+    Raise ``LockRetriesExhausted`` (``what`` says what timed out) when the
+    retries of ``policy`` run out.
+    """
+    delays = retry_delays(policy)
+    while True:
+        try:
+            return attempt()
+        except OperationalError as error:
+            if not is_lock_timeout(error):
+                raise
+            delay = next(delays, None)
+            if delay is None:
+                raise LockRetriesExhausted(what, policy) from error
+        on_retry(delay)
+        time.sleep(delay)
 
 
 def _abridged(sql: str, length: int = 120) -> str:
@@ -106,7 +138,7 @@ def set_local_statements(policy: LockPolicy) -> list[str]:
 def bounded_lock_waits(
     connection: BaseDatabaseWrapper,
     policy: LockPolicy,
-    on_retry: Callable[[str, float], None] = lambda sql, delay: None,
+    on_retry: Callable[[float], None] = lambda delay: None,
 ) -> Iterator[None]:
     """Bound the lock waits of the statements run in this block.
 
@@ -128,19 +160,17 @@ def bounded_lock_waits(
             return execute(sql, params, many, context)
         if not runs_in_a_transaction(sql):
             return execute(sql, params, many, context)
-        delays = retry_delays(policy)
-        while True:
-            try:
-                with transaction.atomic(using=connection.alias):
-                    return set_local_first(execute, sql, params, many, context)
-            except OperationalError as error:
-                if not is_lock_timeout(error):
-                    raise
-                delay = next(delays, None)
-                if delay is None:
-                    raise StatementLockWaitsExhausted(sql, policy) from error
-            on_retry(sql, delay)
-            time.sleep(delay)
+
+        def in_a_transaction() -> Any:
+            with transaction.atomic(using=connection.alias):
+                return set_local_first(execute, sql, params, many, context)
+
+        return retrying_lock_timeouts(
+            in_a_transaction,
+            policy,
+            what=f"its statement {_abridged(sql)!r} could not take its locks",
+            on_retry=on_retry,
+        )
 
     if not statements:
         yield

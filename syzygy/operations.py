@@ -19,7 +19,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.models.fields import NOT_PROVIDED
 
-from . import batches, compat, postgresql
+from . import batches, compat, fields, postgresql
 from .constants import Stage
 from .executor import deploy_output
 from .plan import operation_stage
@@ -41,12 +41,6 @@ __all__ = (
 AnyField: TypeAlias = "models.Field[Any, Any]"
 
 
-def _rebuilt(field: AnyField, **changes: Any) -> AnyField:
-    """Return a copy of an unbound ``field`` with some arguments changed."""
-    _, _, args, kwargs = field.deconstruct()
-    return field.__class__(*args, **{**kwargs, **changes})
-
-
 def _database_default(field: AnyField) -> Any:
     """Return the value of ``field``'s default as the database should store it."""
     if field.is_relation:
@@ -65,7 +59,7 @@ def _with_database_default(field: AnyField) -> AnyField:
     default = _database_default(field)
     if default is None:
         return field
-    return _rebuilt(field, db_default=default)
+    return fields.rebuilt(field, db_default=default)
 
 
 class _StagedOperation(Operation):
@@ -188,7 +182,7 @@ class PostAddField(_DeclaredFieldAlteration):
 
     @staticmethod
     def altered_field(field: AnyField) -> AnyField:
-        return _rebuilt(field, db_default=NOT_PROVIDED)
+        return fields.rebuilt(field, db_default=NOT_PROVIDED)
 
     def describe(self) -> str:
         return f"Drop database DEFAULT of field {self.name} on {self.model_name}"
@@ -211,7 +205,7 @@ class PreRemoveField(_DeclaredFieldAlteration):
     def altered_field(field: AnyField) -> AnyField:
         if field.has_db_default() or field.has_default():
             return _with_database_default(field)
-        return _rebuilt(field, null=True)
+        return fields.rebuilt(field, null=True)
 
     @property
     def _sets_default(self) -> bool:
@@ -266,12 +260,13 @@ class OutsideTransaction(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not self.lock_safe(schema_editor):
-            return super().database_forwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        self._for_allowed_model(
-            self.forwards, app_label, schema_editor, from_state, to_state
+        self._run(
+            self.forwards,
+            super().database_forwards,
+            app_label,
+            schema_editor,
+            from_state,
+            to_state,
         )
 
     def database_backwards(
@@ -281,26 +276,32 @@ class OutsideTransaction(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        if not self.lock_safe(schema_editor):
-            return super().database_backwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        self._for_allowed_model(
-            self.backwards, app_label, schema_editor, from_state, to_state
+        self._run(
+            self.backwards,
+            super().database_backwards,
+            app_label,
+            schema_editor,
+            from_state,
+            to_state,
         )
 
-    def _for_allowed_model(
+    def _run(
         self,
-        run: Callable[..., None],
+        lock_safe_way: Callable[..., None],
+        stock_way: Callable[..., None],
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        """Run ``forwards`` or ``backwards`` if the routers allow the model."""
+        """Run the lock-safe way on PostgreSQL, for a model the routers allow;
+        the stock way elsewhere."""
+        if not self.lock_safe(schema_editor):
+            stock_way(app_label, schema_editor, from_state, to_state)
+            return
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            run(app_label, schema_editor, model, from_state, to_state)
+            lock_safe_way(app_label, schema_editor, model, from_state, to_state)
 
     def forwards(
         self,
@@ -559,22 +560,19 @@ class AlterFieldConcurrently(OutsideTransaction, AlterField):
 def _without_added_constraints(field: AnyField, old_field: AnyField) -> AnyField:
     """Return ``field`` without the NOT NULL, index, unique and foreign key
     constraints it adds to ``old_field``; those it drops stay dropped."""
+    added = fields.added_constraints(old_field, field)
     unconstrained = copy.copy(field)
-    if old_field.null and not field.null:
+    if fields.NOT_NULL in added:
         unconstrained.null = True
-    if field.db_index and not old_field.db_index:  # type: ignore[attr-defined]
-        unconstrained.db_index = False  # type: ignore[attr-defined]
-    if field.unique and not old_field.unique:
+    if fields.INDEX in added or fields.UNIQUE in added:
+        unconstrained.db_index = old_field.db_index  # type: ignore[attr-defined]
+    if fields.UNIQUE in added:
         unconstrained._unique = False  # type: ignore[attr-defined]
-    if _has_foreign_key_constraint(field) and not _has_foreign_key_constraint(
-        old_field
-    ):
+        # Field.unique is a cached property, maybe cached by the copy.
+        unconstrained.__dict__.pop("unique", None)
+    if fields.FOREIGN_KEY in added:
         unconstrained.db_constraint = False  # type: ignore[attr-defined]
     return unconstrained
-
-
-def _has_foreign_key_constraint(field: AnyField) -> bool:
-    return bool(field.many_to_one and getattr(field, "db_constraint", False))
 
 
 def _add_constraints(
@@ -586,17 +584,16 @@ def _add_constraints(
     """Add the constraints ``new_field`` has and ``old_field`` lacks, lock-safe."""
     table = model._meta.db_table
     column = str(new_field.column)
-    if old_field.null and not new_field.null:
+    added = fields.added_constraints(old_field, new_field)
+    if fields.NOT_NULL in added:
         check = compat.index_name(schema_editor, table, column, "_notnull")
         postgresql.set_not_null(schema_editor, table, column, check)
-    if _has_foreign_key_constraint(new_field) and not _has_foreign_key_constraint(
-        old_field
-    ):
+    if fields.FOREIGN_KEY in added:
         foreign_key = compat.foreign_key_statement(schema_editor, model, new_field)
         postgresql.add_constraint_not_valid(
             schema_editor, table, _name(foreign_key), str(foreign_key)
         )
-    if new_field.unique and not old_field.unique:
+    if fields.UNIQUE in added:
         name = _name(compat.unique_statement(schema_editor, model, new_field))
         quote = schema_editor.quote_name
         postgresql.add_unique_constraint_using_index(

@@ -6,24 +6,18 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.contrib.postgres.fields import ArrayField
 from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import connections, models
+from django.db import connections
 from django.db.migrations import Migration
 from django.db.migrations.exceptions import BadMigrationError
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
 from syzygy import Stage, conf
-from syzygy.lint import (
-    IDS,
-    check_unsafe_operations,
-    describe_column_type,
-    rewrites_table,
-)
+from syzygy.lint import IDS, check_unsafe_operations
 
 pytestmark = pytest.mark.django_db
 
@@ -494,142 +488,3 @@ def test_safe_hand_written_operations_are_silent(use_scenario: UseScenario) -> N
 
 
 # Changes of column type
-
-
-@pytest.mark.parametrize(
-    ("old_field", "new_field"),
-    [
-        (models.CharField(max_length=50), models.CharField(max_length=100)),
-        (models.CharField(max_length=50), models.CharField(max_length=None)),
-        (models.CharField(max_length=50), models.TextField()),
-        (models.EmailField(), models.CharField(max_length=254, null=True)),
-        (models.SlugField(), models.CharField(max_length=50)),
-        (models.FileField(), models.CharField(max_length=100)),
-        (models.TextField(max_length=10), models.TextField(max_length=20)),
-        (
-            models.DecimalField(max_digits=5, decimal_places=2),
-            models.DecimalField(max_digits=7, decimal_places=2),
-        ),
-        (models.IntegerField(), models.IntegerField(null=True, default=1)),
-        (
-            models.ForeignKey("alpha.author", models.CASCADE),
-            models.OneToOneField("alpha.author", models.CASCADE),
-        ),
-        (
-            ArrayField(models.CharField(max_length=10)),
-            ArrayField(models.CharField(max_length=10), size=3),
-        ),
-    ],
-)
-def test_metadata_only_changes_keep_the_table(
-    old_field: models.Field[Any, Any], new_field: models.Field[Any, Any]
-) -> None:
-    assert not rewrites_table(old_field, new_field)
-
-
-@pytest.mark.parametrize(
-    ("old_field", "new_field"),
-    [
-        (models.IntegerField(), models.BigIntegerField()),
-        (models.AutoField(primary_key=True), models.BigAutoField(primary_key=True)),
-        (models.IntegerField(), models.CharField(max_length=10)),
-        (models.CharField(max_length=100), models.CharField(max_length=50)),
-        (models.CharField(max_length=None), models.CharField(max_length=50)),
-        (models.TextField(), models.CharField(max_length=100)),
-        (
-            models.CharField(max_length=100),
-            models.CharField(max_length=100, db_collation="C"),
-        ),
-        (models.TextField(), models.TextField(db_collation="C")),
-        (
-            models.DecimalField(max_digits=5, decimal_places=2),
-            models.DecimalField(max_digits=4, decimal_places=2),
-        ),
-        (
-            models.DecimalField(max_digits=5, decimal_places=2),
-            models.DecimalField(max_digits=7, decimal_places=3),
-        ),
-        (ArrayField(models.IntegerField()), ArrayField(models.BigIntegerField())),
-    ],
-)
-def test_other_changes_of_type_rewrite_the_table(
-    old_field: models.Field[Any, Any], new_field: models.Field[Any, Any]
-) -> None:
-    assert rewrites_table(old_field, new_field)
-
-
-@pytest.mark.parametrize(
-    ("field", "description"),
-    [
-        (models.IntegerField(), "IntegerField"),
-        (models.EmailField(), "CharField(max_length=254)"),
-        (
-            models.TextField(max_length=10, db_collation="C"),
-            "TextField(db_collation='C')",
-        ),
-        (
-            models.DecimalField(max_digits=5, decimal_places=2),
-            "DecimalField(max_digits=5, decimal_places=2)",
-        ),
-    ],
-)
-def test_column_types_are_described_with_the_parameters_that_count(
-    field: models.Field[Any, Any], description: str
-) -> None:
-    assert describe_column_type(field) == description
-
-
-def test_column_field_resolves_foreign_keys_to_the_type_they_point_to() -> None:
-    from django.db import models as django_models
-    from django.db.migrations.state import ModelState, ProjectState
-
-    from syzygy.lint import column_field
-
-    def model(name: str, *fields: tuple[str, object]) -> ModelState:
-        return ModelState("alpha", name, list(fields))  # type: ignore[arg-type]
-
-    state = ProjectState()
-    state.add_model(
-        model(
-            "Publisher",
-            ("id", django_models.BigAutoField(primary_key=True)),
-            ("code", django_models.CharField(max_length=5)),
-        )
-    )
-    state.add_model(
-        model(
-            "Imprint",
-            (
-                "publisher",
-                django_models.OneToOneField(
-                    "alpha.Publisher", django_models.CASCADE, primary_key=True
-                ),
-            ),
-        )
-    )
-
-    def resolved(field: django_models.Field) -> str:  # type: ignore[type-arg]
-        return column_field(state, field).get_internal_type()
-
-    cascade = django_models.CASCADE
-    assert (
-        resolved(django_models.ForeignKey("alpha.Publisher", cascade))
-        == "BigIntegerField"
-    )
-    assert (
-        resolved(django_models.ForeignKey("alpha.Publisher", cascade, to_field="code"))
-        == "CharField"
-    )
-    # Through a primary key that is itself a reference.
-    assert (
-        resolved(django_models.ForeignKey("alpha.Imprint", cascade))
-        == "BigIntegerField"
-    )
-    # What the state doesn't resolve stays as it is.
-    assert resolved(django_models.ForeignKey("alpha.Missing", cascade)) == "ForeignKey"
-    assert resolved(django_models.ForeignKey("self", cascade)) == "ForeignKey"
-    assert (
-        resolved(django_models.ForeignKey("alpha.Publisher", cascade, to_field="gone"))
-        == "ForeignKey"
-    )
-    assert resolved(django_models.IntegerField()) == "IntegerField"

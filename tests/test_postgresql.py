@@ -354,6 +354,39 @@ def test_a_backfill_batch_retries_behind_a_row_lock(books: None) -> None:
     assert fetch("SELECT count(DISTINCT ref), count(*) FROM alpha_book") == [(50, 50)]
 
 
+def test_a_backfill_batch_that_keeps_timing_out_gives_up_and_resumes(
+    books: None,
+) -> None:
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    lock = TableLock("alpha_book")
+    with lock.connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM alpha_book WHERE id = 3 FOR UPDATE")
+    stdout = StringIO()
+    try:
+        with (
+            override_settings(
+                SYZYGY_LOCK_TIMEOUT=0.05,
+                SYZYGY_LOCK_RETRIES=1,
+                SYZYGY_LOCK_RETRY_DELAY=0.01,
+            ),
+            pytest.raises(CommandError) as raised,
+        ):
+            call_command("migrate", "alpha", "0007", stdout=stdout)
+    finally:
+        lock.close()
+    assert str(raised.value).startswith(
+        "Gave up on alpha.0007_backfill_book_ref: a batch (Backfilling "
+        "alpha.Book.ref) could not take its locks within SYZYGY_LOCK_TIMEOUT "
+        "(0.05 s) in 2 attempts. It is not atomic: what ran before stays applied"
+    )
+    assert stdout.getvalue().count("a batch timed out waiting for a lock") == 1
+    assert applied("0007_backfill_book_ref") == 0
+    # The batches before the locked row stay filled; running again resumes.
+    assert fetch("SELECT count(ref) FROM alpha_book") == [(2,)]
+    call_command("migrate", "alpha", "0007", verbosity=0)
+    assert fetch("SELECT count(DISTINCT ref), count(*) FROM alpha_book") == [(50, 50)]
+
+
 def test_rows_that_break_a_constraint_fail_its_validation_clearly(
     books: None,
 ) -> None:

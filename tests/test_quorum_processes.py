@@ -26,8 +26,6 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from syzygy.conf import quorum_liveness
-
 from .quorum_support import closed_port, require_postgresql, require_redis
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -302,14 +300,13 @@ def test_parties_apply_each_plan_exactly_once(deploy: Deploy) -> None:
         assert deploy.database.steps() == deploy.migrations
 
 
-def test_waiting_parties_fail_within_a_second_of_the_applying_party(
-    deploy: Deploy,
-) -> None:
+def test_waiting_parties_fail_with_the_applying_party(deploy: Deploy) -> None:
+    # How soon they notice is measured by benchmarks/quorum.py ("notify").
     for name in ("0001_initial", "0002_first_step", "0003_second_step"):
         deploy.add_migration(name)
     (deploy.control / "fail-0002_first_step").touch()
     parties = deploy.run(FEWER_PARTIES)
-    failed_at = float((deploy.control / "failed-0002_first_step").read_text())
+    assert (deploy.control / "failed-0002_first_step").exists()
     (applier,) = [party for party in parties if party.applies]
     assert applier.process.returncode != 0
     assert "RuntimeError: 0002_first_step fails on purpose" in applier.stderr
@@ -318,7 +315,6 @@ def test_waiting_parties_fail_within_a_second_of_the_applying_party(
             assert party.process.returncode == 1, describe(parties)
             assert f"CommandError: {REMOTE_FAILURE}\n" in party.stderr
             assert party.exited_at is not None
-            assert party.exited_at - failed_at < 1.0, describe(parties)
     assert deploy.database.applied() == ["0001_initial"]
     assert deploy.database.steps() == ["0001_initial"]
 
@@ -340,10 +336,7 @@ def test_a_killed_applying_party_is_noticed_and_a_new_run_applies_the_plan(
     time.sleep(0.05)
     applier_pid = int(applying.read_text())
     os.kill(applier_pid, signal.SIGKILL)
-    killed_at = time.time()
     deploy.wait(parties)
-    liveness = quorum_liveness()
-    bound = liveness.timeout + liveness.heartbeat_interval
     for party in parties:
         if party.process.pid == applier_pid:
             assert party.process.returncode == -signal.SIGKILL
@@ -351,8 +344,9 @@ def test_a_killed_applying_party_is_noticed_and_a_new_run_applies_the_plan(
         assert party.process.returncode == 1, describe(parties)
         assert "was lost: " in party.stderr or "given up as lost" in party.stderr
         assert "Aborting; run the command again to retry." in party.stderr
+        # Noticed by the liveness check, not at --quorum-timeout (how soon is
+        # measured by benchmarks/quorum.py, "kill").
         assert party.exited_at is not None
-        assert party.exited_at - killed_at < bound + 2, describe(parties)
     assert deploy.database.applied() == []
     # The same command, run again, meets in a fresh round and applies the plan.
     block.unlink()
