@@ -155,8 +155,7 @@ def bounded_lock_waits(
     ) -> Any:
         if connection.in_atomic_block:
             if _starts_transaction(connection):
-                for statement in statements:
-                    execute(statement, None, False, context)
+                _set_local(connection, statements)
             return execute(sql, params, many, context)
         if not runs_in_a_transaction(sql):
             return execute(sql, params, many, context)
@@ -177,6 +176,18 @@ def bounded_lock_waits(
         return
     with connection.execute_wrapper(set_local_first):
         yield
+
+
+def _set_local(connection: BaseDatabaseWrapper, statements: list[str]) -> None:
+    """Run ``statements`` on a cursor of their own.
+
+    Not on the cursor of the statement that begins the transaction: that one
+    may be a server-side cursor, which runs a single ``DECLARE ... CURSOR FOR``
+    query; nor through Django's cursor, which would come back here.
+    """
+    with connection.connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
 
 
 def _starts_transaction(connection: BaseDatabaseWrapper) -> bool:

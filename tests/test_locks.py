@@ -22,7 +22,7 @@ from syzygy.executor import (
     deploy_stage,
 )
 from syzygy.locks import retry_delays
-from tests.migrations_scenarios import locks
+from tests.migrations_scenarios import data_migrations, locks
 
 from .catalogue import table_columns
 
@@ -241,3 +241,30 @@ def test_lock_waits_are_bounded_only_in_a_deploy_stage(author_lock: TableLock) -
         with author_lock.held_for(0.5):
             StageAwareMigrationExecutor(connection).migrate(target)
     assert applied("0002_author_rating") == 1
+
+
+@pytest.mark.parametrize("pre_deploy", [False, True])
+def test_data_migrations_run_as_django_runs_them(
+    use_scenario: Scenario, pre_deploy: bool
+) -> None:
+    """Iterators on server-side cursors, atomic blocks and raw SQL of data
+    migrations, atomic or not, run under the bounds as without them."""
+    use_scenario("data_migrations")
+    # A recorded migration makes --pre-deploy plan for a deploy.
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    data_migrations.seen_lock_timeouts.clear()
+    with override_settings(SYZYGY_LOCK_TIMEOUT=0.25):
+        call_command("migrate", "alpha", pre_deploy=pre_deploy, verbosity=0)
+    if connection.vendor == "postgresql":
+        # 0003 once, then each of the 20 transactions 0004 opens itself.
+        assert data_migrations.seen_lock_timeouts == ["250ms"] * 21
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, position, label FROM alpha_item ORDER BY id")
+        rows = cursor.fetchall()
+    assert rows == [
+        (f"item {number}", number, f"ITEM {number}!") for number in range(20)
+    ]
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM alpha_item")
+        assert cursor.fetchone() == (0,)
