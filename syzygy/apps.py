@@ -9,15 +9,17 @@ class SyzygyConfig(AppConfig):
     verbose_name = "syzygy"
 
     def ready(self) -> None:
-        from . import conf
-        from .checks import check_migration_stages, check_stage_setting_keys
+        from .checks import (
+            check_migration_stages,
+            check_settings,
+            check_stage_setting_keys,
+        )
         from .lint import check_unsafe_operations
 
-        # Fail at start-up on a misconfigured project rather than mid-deploy.
-        conf.stage_config()
-        conf.lock_policy()
-        conf.lint_config()
+        # Settings are validated by a check, which reports a misconfigured
+        # project in one line at start-up rather than in a traceback.
+        checks.register(check_settings, "migrations")
         # The "migrations" tag is the one django-syzygy 1.x used.
-        checks.register(check_migration_stages, checks.Tags.database, "migrations")
+        checks.register(check_migration_stages, "migrations")
         checks.register(check_stage_setting_keys, "migrations")
         checks.register(check_unsafe_operations, checks.Tags.database, "migrations")

@@ -3,45 +3,65 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import import_module
 from typing import Any
 
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 
 from . import conf
 from .exceptions import AmbiguousStage
-from .plan import migration_stage
+from .plan import history, migration_stage
 
-__all__ = ("check_migration_stages", "check_stage_setting_keys")
+__all__ = (
+    "check_migration_stages",
+    "check_settings",
+    "check_stage_setting_keys",
+    "stages_left_to_the_plan",
+)
 
 ID = "syzygy.E001"
 # django-syzygy 1.x reported ambiguous stages under this id.
 LEGACY_ID = "migrations.0001"
 
+_left_to_the_plan: ContextVar[bool] = ContextVar(
+    "syzygy_stages_left_to_the_plan", default=False
+)
+
 
 def check_migration_stages(
-    app_configs: Iterable[AppConfig] | None = None,
-    databases: Sequence[str] | None = None,
-    **kwargs: Any,
+    app_configs: Iterable[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """Report every migration whose stage is ambiguous (``syzygy.E001``).
 
-    It imports every migration module, which ``manage.py check`` otherwise
-    never does; like Django's database checks it runs when databases are
-    checked: ``migrate``, ``check --database``, and the test runner.
+    Migrations that ``SYZYGY_STAGE_BASELINE`` makes history need no stage.
+    It imports every migration module, as ``runserver`` and ``migrate`` do
+    anyway. ``migrate`` leaves the stages to its plan, which needs them only
+    for a pre-deploy plan (see ``stages_left_to_the_plan``).
     """
     silenced = settings.SILENCED_SYSTEM_CHECKS
-    if databases is None or ID in silenced or LEGACY_ID in silenced:
+    if _left_to_the_plan.get() or ID in silenced or LEGACY_ID in silenced:
         return []
-    config = conf.stage_config()
+    try:
+        config = conf.stage_config()
+    except ImproperlyConfigured:
+        return []  # syzygy.E003 reports it.
     errors: list[CheckMessage] = []
     for app_config in apps.get_app_configs() if app_configs is None else app_configs:
-        for migration in _disk_migrations(app_config):
+        migrations = {
+            migration.name: migration for migration in _disk_migrations(app_config)
+        }
+        history = _disk_history(app_config.label, migrations, config)
+        for name, migration in sorted(migrations.items()):
+            if name in history:
+                continue
             try:
                 migration_stage(migration, config)
             except AmbiguousStage as exc:
@@ -54,12 +74,65 @@ def check_migration_stages(
                             "split its operations into one migration per stage "
                             "if it isn't applied anywhere yet, or, for a "
                             "migration you don't control, set its stage in "
-                            "MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK."
+                            "MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK. "
+                            "If it ran on every database long ago, run "
+                            "`manage.py stagebaseline` instead."
                         ),
                         obj=migration,
                         id=ID,
                     )
                 )
+    return errors
+
+
+def _disk_history(
+    app_label: str, migrations: dict[str, Migration], config: conf.StageConfig
+) -> set[str]:
+    """Return the names of the migrations of an app up to its baseline."""
+    baseline = config.baseline.get(app_label)
+    if baseline not in migrations:
+        return set()  # No baseline, or syzygy.W001 reports it.
+
+    def parents(name: str) -> list[str]:
+        migration = migrations.get(name)
+        if migration is None:
+            return []
+        related = [*migration.dependencies, *(migration.replaces or ())]
+        return [key[1] for key in related if key[0] == app_label]
+
+    return history(baseline, parents)
+
+
+@contextmanager
+def stages_left_to_the_plan() -> Iterator[None]:
+    """Leave ambiguous stages out of the checks run in this context.
+
+    ``migrate`` runs the system checks before it plans: a whole plan needs no
+    stage, and a pre-deploy plan raises ``AmbiguousStage`` for the migrations
+    it holds, and only for them.
+    """
+    token = _left_to_the_plan.set(True)
+    try:
+        yield
+    finally:
+        _left_to_the_plan.reset(token)
+
+
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """Report every setting of syzygy's that has a wrong type or value
+    (``syzygy.E003``), each in one line."""
+    errors: list[CheckMessage] = []
+    for validate in conf.SETTINGS_VALIDATORS:
+        try:
+            validate()
+        except ImproperlyConfigured as exc:
+            errors.append(
+                Error(
+                    str(exc),
+                    hint="See syzygy's documentation of its settings.",
+                    id="syzygy.E003",
+                )
+            )
     return errors
 
 
@@ -70,38 +143,50 @@ def check_stage_setting_keys(
 
     A misspelt app label or migration name would otherwise be ignored.
     """
-    config = conf.stage_config()
+    try:
+        config = conf.stage_config()
+    except ImproperlyConfigured:
+        return []  # syzygy.E003 reports it.
     installed = {app_config.label for app_config in apps.get_app_configs()}
     checked = (
         installed
         if app_configs is None
         else {app_config.label for app_config in app_configs}
     )
+    keys = [
+        *(("MIGRATION_STAGES_OVERRIDE", key) for key in config.override),
+        *(("MIGRATION_STAGES_FALLBACK", key) for key in config.fallback),
+        *(
+            ("SYZYGY_STAGE_BASELINE", f"{app_label}.{name}")
+            for app_label, name in config.baseline.items()
+        ),
+    ]
     warnings: list[CheckMessage] = []
-    for setting, stages in (
-        ("MIGRATION_STAGES_OVERRIDE", config.override),
-        ("MIGRATION_STAGES_FALLBACK", config.fallback),
-    ):
-        for key in stages:
-            app_label, _, name = key.partition(".")
-            if app_label not in installed:
-                problem = f"no installed app has the label {app_label!r}"
-            elif app_label not in checked:
-                continue
-            elif name and name not in _migration_names(apps.get_app_config(app_label)):
-                problem = f"app {app_label!r} has no migration named {name!r}"
-            else:
-                continue
-            warnings.append(
-                Warning(
-                    f"{setting} has the key {key!r}, but {problem}.",
-                    hint=(
-                        "Keys are 'app_label' or 'app_label.migration_name', with "
-                        "the full name of the migration file without '.py'."
-                    ),
-                    id="syzygy.W001",
-                )
+    for setting, key in keys:
+        app_label, _, name = key.partition(".")
+        if app_label not in installed:
+            problem = f"no installed app has the label {app_label!r}"
+        elif app_label not in checked:
+            continue
+        elif name and name not in _migration_names(apps.get_app_config(app_label)):
+            problem = f"app {app_label!r} has no migration named {name!r}"
+        else:
+            continue
+        where = (
+            f"{setting}[{app_label!r}] is {name!r}"
+            if setting == "SYZYGY_STAGE_BASELINE"
+            else f"{setting} has the key {key!r}"
+        )
+        warnings.append(
+            Warning(
+                f"{where}, but {problem}.",
+                hint=(
+                    "Migrations are named by the app label and the full name of "
+                    "the migration file without '.py'."
+                ),
+                id="syzygy.W001",
             )
+        )
     return warnings
 
 

@@ -11,7 +11,7 @@ import re
 import site
 import sysconfig
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .constants import Stage
 
-__all__ = ("StageConfig", "is_third_party_app", "stage_config")
+__all__ = (
+    "StageConfig",
+    "is_third_party_app",
+    "stage_config",
+    "validate_settings",
+)
 
 _KEY_PATTERN = re.compile(r"\w+(\.\w+)?")
+_NAME_PATTERN = re.compile(r"\w+")
 _ACCEPTED_STAGES = (
     "syzygy.Stage.PRE_DEPLOY or syzygy.Stage.POST_DEPLOY "
     "(or the strings 'PRE_DEPLOY' and 'POST_DEPLOY')"
@@ -39,6 +45,7 @@ class StageConfig:
     fallback: Mapping[str, Stage]
     third_party_fallback: Stage | None
     third_party_apps: frozenset[str]
+    baseline: Mapping[str, str] = field(default_factory=dict)
 
     def overridden(self, app_label: str, name: str) -> Stage | None:
         """Return the stage ``MIGRATION_STAGES_OVERRIDE`` forces, if any."""
@@ -99,7 +106,32 @@ def stage_config() -> StageConfig:
             for app_config in apps.get_app_configs()
             if is_third_party_app(app_config)
         ),
+        baseline=_baseline_setting(),
     )
+
+
+def _baseline_setting() -> dict[str, str]:
+    setting = "SYZYGY_STAGE_BASELINE"
+    value = getattr(settings, setting, {})
+    accepted = (
+        "a dict mapping app labels to the name of a migration of the app, as "
+        "`manage.py stagebaseline` prints it"
+    )
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(
+            f"{setting} must be {accepted}, not {type(value).__name__}."
+        )
+    for app_label, name in value.items():
+        if not isinstance(app_label, str) or not _NAME_PATTERN.fullmatch(app_label):
+            raise ImproperlyConfigured(
+                f"{setting} has the key {app_label!r}; keys must be app labels."
+            )
+        if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
+            raise ImproperlyConfigured(
+                f"{setting}[{app_label!r}] is {name!r}; it must be the name of a "
+                "migration of the app, such as '0042_alter_author_name'."
+            )
+    return dict(value)
 
 
 @cache
@@ -290,3 +322,20 @@ def lint_config() -> LintConfig:
                 f"'app_label.migration_name'."
             )
     return LintConfig(errors=errors, exclude=frozenset(exclude))
+
+
+def validate_settings() -> None:
+    """Raise ``ImproperlyConfigured`` for the first of syzygy's settings that
+    has a wrong type or value."""
+    for validate in SETTINGS_VALIDATORS:
+        validate()
+
+
+# Each reads and validates some of syzygy's settings.
+SETTINGS_VALIDATORS = (
+    stage_config,
+    lock_policy,
+    lint_config,
+    makemigrations_on_ambiguous,
+    quorum_liveness,
+)

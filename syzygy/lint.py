@@ -3,7 +3,9 @@
 Hand-written and third-party migrations are not rewritten: the system checks
 of this module report their operations that lock a big table for long,
 rewrite it, or break the code deployed before or after them
-(``syzygy.W002`` to ``syzygy.W007``, and ``syzygy.E002``).
+(``syzygy.W002`` to ``syzygy.W008``); ``SYZYGY_LINT_ERRORS`` makes them
+errors. An explicit stage is the user's decision: it is reported, never
+blocked by default.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any, TypeAlias
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
-from django.db import connections, models, router
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, models, router
 from django.db.migrations import Migration, operations
 from django.db.migrations.exceptions import (
     BadMigrationError,
@@ -39,7 +42,7 @@ from .fields import (
     rewrites_table,
     table_name,
 )
-from .plan import migration_stage
+from .plan import ResolvedStage, migration_stage
 
 __all__ = ("IDS", "check_unsafe_operations")
 
@@ -52,7 +55,8 @@ NOT_NULL = "syzygy.W004"
 SHARED_DEFAULT = "syzygy.W005"
 REWRITE = "syzygy.W006"
 RENAME = "syzygy.W007"
-DESTRUCTIVE = "syzygy.E002"
+DESTRUCTIVE = "syzygy.W008"
+UNREACHABLE = "syzygy.E004"
 IDS = (INDEX, CONSTRAINT, NOT_NULL, SHARED_DEFAULT, REWRITE, RENAME, DESTRUCTIVE)
 
 # The AlterField operations that build their constraints as Django does;
@@ -127,14 +131,34 @@ def check_unsafe_operations(
         if app_configs is None
         else {app_config.label for app_config in app_configs}
     )
-    lint = conf.lint_config()
-    stages = conf.stage_config()
+    try:
+        lint = conf.lint_config()
+        stages = conf.stage_config()
+    except ImproperlyConfigured:
+        return []  # syzygy.E003 reports it.
     messages: list[CheckMessage] = []
     for alias in databases:
-        for message in _lint_database(alias, app_labels, lint, stages):
+        try:
+            found = _lint_database(alias, app_labels, lint, stages)
+        except DatabaseError as exc:
+            found = [_unreachable(alias, exc)]
+        for message in found:
             if message not in messages:
                 messages.append(message)
     return messages
+
+
+def _unreachable(alias: str, error: DatabaseError) -> CheckMessage:
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return Error(
+        f"The migrations not yet applied on database {alias!r} can't be linted: "
+        f"its migration history can't be read ({reason}).",
+        hint=(
+            f"Check DATABASES[{alias!r}] and that the database server is running "
+            "and reachable."
+        ),
+        id=UNREACHABLE,
+    )
 
 
 def _lint_database(
@@ -168,10 +192,11 @@ def _lint_database(
     messages: list[CheckMessage] = []
     for key in plan[: last + 1]:
         migration = loader.graph.nodes[key]
-        stage = _stage(migration, stages) if key in unapplied else None
+        resolved = _resolved_stage(migration, stages) if key in unapplied else None
+        stage = None if resolved is None else resolved.stage
         for operation in migration.operations:
             if key in linted:
-                context = _Context(alias, migration, stage, state, new_tables)
+                context = _Context(alias, migration, resolved, state, new_tables)
                 messages.extend(
                     context.message(operation, finding, errors=lint.errors)
                     for finding in _findings(operation, context)
@@ -191,13 +216,15 @@ def _full_plan(graph: MigrationGraph) -> list[Key]:
     return list(plan)
 
 
-def _stage(migration: Migration, stages: conf.StageConfig) -> Stage | None:
+def _resolved_stage(
+    migration: Migration, stages: conf.StageConfig
+) -> ResolvedStage | None:
     """Return the stage of a migration, ``None`` if it is ambiguous.
 
     ``syzygy.E001`` reports ambiguous stages.
     """
     try:
-        return migration_stage(migration, stages).stage
+        return migration_stage(migration, stages)
     except AmbiguousStage:
         return None
 
@@ -234,9 +261,14 @@ class _Context:
 
     alias: str
     migration: Migration
-    stage: Stage | None
+    resolved: ResolvedStage | None
     state: ProjectState
     new_tables: dict[Key, Stage | None]
+
+    @property
+    def stage(self) -> Stage | None:
+        """Return the stage of the migration; ``None`` if it has none."""
+        return None if self.resolved is None else self.resolved.stage
 
     def existing_model(self, model_name: str) -> ModelState | None:
         """Return the state of a model whose table exists, with rows, when the
@@ -264,7 +296,7 @@ class _Context:
         self, operation: Operation, finding: _Finding, *, errors: bool
     ) -> CheckMessage:
         """Return the check message of a finding about ``operation``."""
-        level = Error if errors or finding.id == DESTRUCTIVE else Warning
+        level = Error if errors else Warning
         migration = self.migration
         return level(
             f"In {migration.app_label}.{migration.name}, "
@@ -438,7 +470,7 @@ def _rename_model(
 def _destructive(
     operation: operations.RemoveField | operations.DeleteModel, context: _Context
 ) -> Iterator[_Finding]:
-    if context.stage is not Stage.PRE_DEPLOY:
+    if context.resolved is None or context.resolved.stage is not Stage.PRE_DEPLOY:
         return
     if isinstance(operation, operations.RemoveField):
         model = context.existing_model(operation.model_name_lower)
@@ -451,8 +483,9 @@ def _destructive(
     if model is not None:
         yield _Finding(
             DESTRUCTIVE,
-            f"drops {what} before the deploy, while the running code still "
-            f"uses it: its queries on {table_name(model)} fail until the new code "
+            f"drops {what} before the deploy (its migration runs pre-deploy, "
+            f"{context.resolved.origin.explanation}): if the running code still "
+            f"uses it, its queries on {table_name(model)} fail until the new code "
             "replaces it.",
             hint,
         )

@@ -6,7 +6,7 @@ a database or knows about commands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias
@@ -24,6 +24,8 @@ __all__ = (
     "Plan",
     "PlannedStep",
     "ResolvedStage",
+    "graph_history",
+    "history",
     "inverted",
     "migration_stage",
     "operation_stage",
@@ -46,6 +48,7 @@ class Origin(Enum):
     FALLBACK = "fallback"
     THIRD_PARTY_FALLBACK = "third-party fallback"
     NO_OPERATIONS = "no operations"
+    BASELINE = "baseline"
     AMBIGUOUS = "ambiguous"
 
     @property
@@ -61,6 +64,9 @@ _EXPLANATIONS = {
     Origin.FALLBACK: "set by MIGRATION_STAGES_FALLBACK",
     Origin.THIRD_PARTY_FALLBACK: "set by MIGRATION_THIRD_PARTY_STAGES_FALLBACK",
     Origin.NO_OPERATIONS: "taken from the plan, as it has no operations",
+    Origin.BASELINE: (
+        "none: it mixes stages, and SYZYGY_STAGE_BASELINE makes it history"
+    ),
     Origin.AMBIGUOUS: "ambiguous",
 }
 
@@ -83,7 +89,8 @@ class PlannedStep:
 
     ``stage`` accounts for the direction (reverting inverts it) and, for a
     migration without operations, for the steps it depends on; it is ``None``
-    only when the migration's stage is ambiguous. ``follows`` names the
+    only when the migration's stage is ambiguous (``origin`` says whether
+    the baseline makes it history). ``follows`` names the
     postponed step a migration without operations is postponed with.
     """
 
@@ -173,9 +180,45 @@ def migration_stage(
     if config.third_party_fallback is not None and app_label in config.third_party_apps:
         return ResolvedStage(config.third_party_fallback, Origin.THIRD_PARTY_FALLBACK)
     raise AmbiguousStage(
-        f"Cannot determine the stage of {app_label}.{name}: it mixes "
+        f"Cannot automatically determine stage of {app_label}.{name}: it mixes "
         f"pre-deploy and post-deploy operations."
     )
+
+
+def history(baseline: str, parents: Callable[[str], Iterable[str]]) -> set[str]:
+    """Return the migrations of an app up to its ``baseline`` migration: the
+    baseline and, transitively, the migrations of the app it depends on or
+    replaces, which ``parents`` returns by name."""
+    names: set[str] = set()
+    pending = [baseline]
+    while pending:
+        name = pending.pop()
+        if name not in names:
+            names.add(name)
+            pending.extend(parents(name))
+    return names
+
+
+def graph_history(graph: MigrationGraph, app_label: str, baseline: str) -> set[str]:
+    """Return the names of the migrations of an app that the migration
+    ``baseline`` of the graph makes history (none if it isn't in the graph)."""
+    if (app_label, baseline) not in graph.node_map:
+        return set()
+
+    def parents(name: str) -> list[str]:
+        node = graph.node_map[app_label, name]
+        return [key[1] for key in node.parents if key[0] == app_label]
+
+    return history(baseline, parents)
+
+
+def _graph_history(graph: MigrationGraph, config: conf.StageConfig) -> set[Key]:
+    """Return the migrations of the graph that are history before the baseline."""
+    return {
+        (app_label, name)
+        for app_label, baseline in config.baseline.items()
+        for name in graph_history(graph, app_label, baseline)
+    }
 
 
 def inverted(stage: Stage) -> Stage:
@@ -204,16 +247,20 @@ def plan_stages(
     if config is None:
         config = conf.stage_config()
     steps: dict[Key, PlannedStep] = {}
+    baseline_history: set[Key] | None = None
     for migration, backwards in plan:
+        key = (migration.app_label, migration.name)
         try:
             resolved = migration_stage(migration, config)
         except AmbiguousStage:
-            resolved = ResolvedStage(None, Origin.AMBIGUOUS)
-        key = (migration.app_label, migration.name)
+            if baseline_history is None:
+                baseline_history = _graph_history(graph, config)
+            origin = Origin.BASELINE if key in baseline_history else Origin.AMBIGUOUS
+            resolved = ResolvedStage(None, origin)
         if resolved.stage is not None:
             stage = inverted(resolved.stage) if backwards else resolved.stage
             step = PlannedStep(migration, backwards, stage, resolved.origin)
-        elif resolved.origin is Origin.AMBIGUOUS:
+        elif resolved.origin in (Origin.AMBIGUOUS, Origin.BASELINE):
             step = PlannedStep(migration, backwards, None, resolved.origin)
         else:
             follows = _first_postponed(steps, _requirements(graph, key, backwards))
@@ -257,6 +304,8 @@ def pre_deploy_steps(
         if step.origin is Origin.AMBIGUOUS:
             # Raise the message that explains the ambiguity.
             migration_stage(step.migration, config)
+        if step.origin is Origin.BASELINE:
+            raise AmbiguousStage(_unapplied_history_message(step, config))
         if step.stage is Stage.POST_DEPLOY:
             continue
         postponed = _first_postponed(
@@ -283,27 +332,79 @@ def pre_deploy_plan(
     return [(step.migration, step.backwards) for step in steps]
 
 
+def _name(step: PlannedStep) -> str:
+    return f"{step.migration.app_label}.{step.migration.name}"
+
+
 def _describe(step: PlannedStep) -> str:
     action = "reverting" if step.backwards else "applying"
-    return f"{action} {step.migration.app_label}.{step.migration.name}"
+    return f"{action} {_name(step)}"
 
 
 def _ambiguous_plan_message(
     kept: PlannedStep, postponed: PlannedStep, config: conf.StageConfig
 ) -> str:
     cause = postponed.cause
+    # The first sentence is django-syzygy 1.x's.
     message = (
-        f"The plan can't be split at the deploy: {_describe(kept)} runs "
-        f"pre-deploy ({kept.origin.explanation}) but it depends on "
-        f"{_describe(postponed)}"
+        "Plan contains a non-contiguous sequence of pre-deployment migrations: "
+        f"{_describe(kept)} runs pre-deploy ({kept.origin.explanation}) but it "
+        f"depends on {_describe(postponed)}"
     )
     if cause is not postponed:
         message += f", which has no operations and follows {_describe(cause)}"
-    message += (
-        f", which runs post-deploy ({cause.origin.explanation}). "
-        + _resolution_hint([kept, cause], config)
+    message += f", which runs post-deploy ({cause.origin.explanation}). "
+    if kept.backwards or cause.backwards:
+        return message + _resolution_hint([kept, cause], config)
+    return message + _catch_up_hint(kept, cause, config)
+
+
+def _catch_up_hint(
+    kept: PlannedStep, cause: PlannedStep, config: conf.StageConfig
+) -> str:
+    """Say how to apply a pending post-deploy migration before ``kept``.
+
+    Giving the post-deploy migration another stage is never the advice: it
+    would run its destructive operations while the old code uses what they
+    drop.
+    """
+    app_label, name = cause.migration.app_label, cause.migration.name
+    if kept.migration.app_label in config.third_party_apps:
+        postpone = (
+            f"set MIGRATION_STAGES_OVERRIDE[{_name(kept)!r}] to "
+            "syzygy.Stage.POST_DEPLOY"
+        )
+    else:
+        postpone = (
+            "set `stage = syzygy.Stage.POST_DEPLOY` on the Migration class of "
+            f"{_name(kept)}"
+        )
+    return (
+        f"{_name(cause)} is not applied: either the post-deploy `migrate` of an "
+        "earlier release that brought it never ran on this database, or it is new "
+        "in this release. If it came with an earlier release, catch up one release "
+        "at a time: once the code of that release runs everywhere, run "
+        f"`python manage.py migrate {app_label} {name}` (its post-deploy step), "
+        "then `python manage.py migrate --pre-deploy` again. If both are new, they "
+        f"can't be deployed in one release: deploy {_name(cause)} with a release "
+        f"of its own first, or, if the new code can do without {_name(kept)} "
+        f"until the deploy ends, {postpone}."
     )
-    return message
+
+
+def _unapplied_history_message(step: PlannedStep, config: conf.StageConfig) -> str:
+    app_label = step.migration.app_label
+    baseline = config.baseline[app_label]
+    return (
+        f"Cannot automatically determine stage of {_name(step)}: it mixes "
+        "pre-deploy and post-deploy operations. It needs none as history before "
+        f"SYZYGY_STAGE_BASELINE[{app_label!r}] ({baseline}), but {_describe(step)} "
+        "is in the plan: this database is behind the baseline. Bring it up to "
+        f"the baseline while no code depends on its schema (`python manage.py "
+        f"migrate {app_label} {baseline}`), or define an explicit "
+        "`stage = syzygy.Stage.<STAGE>` on the Migration class (or set "
+        f"MIGRATION_STAGES_OVERRIDE[{_name(step)!r}])."
+    )
 
 
 def _resolution_hint(steps: list[PlannedStep], config: conf.StageConfig) -> str:
@@ -311,11 +412,10 @@ def _resolution_hint(steps: list[PlannedStep], config: conf.StageConfig) -> str:
     for step in steps:
         if step.origin in {Origin.DEFINED, Origin.OVERRIDE}:
             continue
-        name = f"{step.migration.app_label}.{step.migration.name}"
         if step.migration.app_label in config.third_party_apps:
-            third_party.append(f"MIGRATION_STAGES_OVERRIDE[{name!r}]")
+            third_party.append(f"MIGRATION_STAGES_OVERRIDE[{_name(step)!r}]")
         else:
-            first_party.append(name)
+            first_party.append(_name(step))
     remedies = []
     if first_party:
         remedies.append(

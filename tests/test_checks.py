@@ -7,7 +7,9 @@ import pytest
 from django.apps import apps
 from django.core.checks import Error, run_checks
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
 from syzygy import Stage
@@ -29,7 +31,10 @@ def test_check_reports_migrations_with_ambiguous_stage() -> None:
     assert isinstance(error, Error)
     assert error.id == "syzygy.E001"
     assert str(error.obj) == "alpha.0002_mixed"
-    assert "Cannot determine the stage of alpha.0002_mixed" in error.msg
+    assert error.msg == (
+        "Cannot automatically determine stage of alpha.0002_mixed: it mixes "
+        "pre-deploy and post-deploy operations."
+    )
     assert error.hint is not None
     assert "MIGRATION_STAGES_OVERRIDE" in error.hint
 
@@ -79,13 +84,12 @@ def test_check_leaves_modules_without_migration_to_django() -> None:
     assert [str(error.obj) for error in errors] == ["alpha.0002_mixed"]
 
 
-def test_check_runs_only_when_databases_are_checked() -> None:
+def test_plain_check_command_fails_on_ambiguous_stage() -> None:
+    """As in django-syzygy 1.x: the CI check of its users."""
     with scenario("ambiguous"):
-        assert check_migration_stages(databases=None) == []
-        assert [error.id for error in run_checks(databases=["default"])] == [
-            "syzygy.E001"
-        ]
-        assert run_checks() == []
+        assert [error.id for error in run_checks()] == ["syzygy.E001"]
+        with pytest.raises(SystemCheckError, match=r"syzygy\.E001"):
+            call_command("check")
 
 
 @pytest.mark.parametrize("silenced", ["syzygy.E001", "migrations.0001"])
@@ -101,12 +105,20 @@ def test_check_database_command_fails_on_ambiguous_stage() -> None:
         call_command("check", "--database", "default")
 
 
-def test_migrate_refuses_to_run_with_ambiguous_stage(
+def test_migrate_applies_a_whole_plan_without_stages(
     use_scenario: Callable[[str], None],
 ) -> None:
+    """A whole plan needs no stage: migrate's own checks leave syzygy.E001 to
+    the plan, which raises only for a pre-deploy plan that holds it."""
     use_scenario("ambiguous")
-    with pytest.raises(SystemCheckError, match=r"alpha\.0002_mixed"):
-        call_command("migrate", "alpha", skip_checks=False, verbosity=0)
+    call_command("migrate", "alpha", "0001", skip_checks=False, verbosity=0)
+    with pytest.raises(CommandError, match=r"stage of alpha\.0002_mixed"):
+        call_command("migrate", "alpha", pre_deploy=True, skip_checks=False)
+    call_command("migrate", "alpha", skip_checks=False, verbosity=0)
+    recorder = MigrationRecorder(connection)
+    assert ("alpha", "0002_mixed") in recorder.applied_migrations()
+    # Checks run outside of migrate still report it.
+    assert [error.id for error in run_checks()] == ["syzygy.E001"]
 
 
 def test_check_runs_under_the_legacy_migrations_tag() -> None:

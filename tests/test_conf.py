@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
 
@@ -93,14 +94,24 @@ def test_invalid_stage_settings_name_the_setting_and_accepted_values(
     assert message in str(raised.value)
 
 
-def test_invalid_stage_settings_fail_at_start_up() -> None:
-    with (
-        override_settings(MIGRATION_STAGES_OVERRIDE={"alpha": 1}),
-        pytest.raises(
-            ImproperlyConfigured, match=r"MIGRATION_STAGES_OVERRIDE\['alpha'\]"
-        ),
+def test_invalid_settings_are_reported_by_a_check_in_one_line_each() -> None:
+    with override_settings(
+        MIGRATION_STAGES_OVERRIDE={"alpha": 1},
+        SYZYGY_LOCK_RETRIES=-1,
     ):
-        apps.get_app_config("syzygy").ready()
+        errors = run_checks()
+    assert [(error.id, error.msg) for error in errors] == [
+        (
+            "syzygy.E003",
+            "MIGRATION_STAGES_OVERRIDE['alpha'] is 1, which is not a stage; accepted "
+            "values are syzygy.Stage.PRE_DEPLOY or syzygy.Stage.POST_DEPLOY (or the "
+            "strings 'PRE_DEPLOY' and 'POST_DEPLOY').",
+        ),
+        (
+            "syzygy.E003",
+            "SYZYGY_LOCK_RETRIES is -1; accepted values are whole numbers from 0.",
+        ),
+    ]
 
 
 def test_makemigrations_on_ambiguous_setting() -> None:

@@ -183,7 +183,8 @@ def test_pre_deploy_reports_ambiguous_stage_as_command_error(
     use_scenario("ambiguous")
     migrate("alpha", "0001")
     with pytest.raises(
-        CommandError, match=r"Cannot determine the stage of alpha\.0002_mixed"
+        CommandError,
+        match=r"^Cannot automatically determine stage of alpha\.0002_mixed: it mixes",
     ):
         migrate("alpha", pre_deploy=True)
     assert applied("alpha") == ["0001_initial"]
@@ -249,3 +250,57 @@ def test_pre_deploy_check_reports_nothing_postponed(use_scenario: Scenario) -> N
     migrate("alpha", pre_deploy=True)
     output = migrate("alpha", pre_deploy=True, check_unapplied=True)
     assert "Postponed" not in output
+
+
+# An explicit stage is the user's decision.
+
+EXPLICIT_STAGES = {
+    "MIGRATION_STAGES_OVERRIDE": {"alpha.0003_remove_author_city": Stage.PRE_DEPLOY},
+    "MIGRATION_STAGES_FALLBACK": {
+        "alpha.0004_author_rating_remove_author_country": Stage.PRE_DEPLOY
+    },
+}
+
+
+def test_pre_deploy_applies_removals_given_the_pre_deploy_stage_with_warnings(
+    use_scenario: Scenario,
+) -> None:
+    """As in django-syzygy 1.x, a stage that is set bypasses the heuristics:
+    Migration.stage, MIGRATION_STAGES_OVERRIDE and MIGRATION_STAGES_FALLBACK
+    make removals pre-deploy; the lint warns about each (syzygy.W008)."""
+    use_scenario("explicit_stages")
+    migrate("alpha", "0001", verbosity=0)
+    stderr = StringIO()
+    with override_settings(**EXPLICIT_STAGES):
+        output = migrate("alpha", pre_deploy=True, skip_checks=False, stderr=stderr)
+    assert applied("alpha") == [
+        "0001_initial",
+        "0002_remove_author_nickname",
+        "0003_remove_author_city",
+        "0004_author_rating_remove_author_country",
+    ]
+    assert set(table_columns("alpha_author")) == {"id", "name", "rating"}
+    assert "Postponed" not in output
+    warnings = stderr.getvalue()
+    for migration, field in [
+        ("0002_remove_author_nickname", "nickname"),
+        ("0003_remove_author_city", "city"),
+        ("0004_author_rating_remove_author_country", "country"),
+    ]:
+        assert (
+            f"(syzygy.W008) In alpha.{migration}, 'Remove field {field} from author' "
+            f"drops the field author.{field} before the deploy"
+        ) in warnings
+
+
+def test_lint_errors_block_removals_given_the_pre_deploy_stage(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("explicit_stages")
+    migrate("alpha", "0001", verbosity=0)
+    with (
+        override_settings(SYZYGY_LINT_ERRORS=True, **EXPLICIT_STAGES),
+        pytest.raises(CommandError, match=r"syzygy\.W008"),
+    ):
+        migrate("alpha", pre_deploy=True, skip_checks=False)
+    assert applied("alpha") == ["0001_initial"]

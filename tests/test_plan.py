@@ -265,17 +265,42 @@ def test_pre_deploy_plan_rejects_pre_deploy_migration_depending_on_postponed_one
     graph = make_graph(remove, dependent)
     with pytest.raises(AmbiguousPlan) as raised:
         pre_deploy_plan([(remove, False), (dependent, False)], graph, config())
-    message = str(raised.value)
-    assert (
-        "applying beta.0002 runs pre-deploy (defined by its Migration.stage)" in message
+    assert str(raised.value) == (
+        "Plan contains a non-contiguous sequence of pre-deployment migrations: "
+        "applying beta.0002 runs pre-deploy (defined by its Migration.stage) but "
+        "it depends on applying alpha.0002, which runs post-deploy (inferred from "
+        "its operations). alpha.0002 is not applied: either the post-deploy "
+        "`migrate` of an earlier release that brought it never ran on this "
+        "database, or it is new in this release. If it came with an earlier "
+        "release, catch up one release at a time: once the code of that release "
+        "runs everywhere, run `python manage.py migrate alpha 0002` (its "
+        "post-deploy step), then `python manage.py migrate --pre-deploy` again. If "
+        "both are new, they can't be deployed in one release: deploy alpha.0002 "
+        "with a release of its own first, or, if the new code can do without "
+        "beta.0002 until the deploy ends, set `stage = syzygy.Stage.POST_DEPLOY` "
+        "on the Migration class of beta.0002."
     )
-    assert (
-        "applying alpha.0002, which runs post-deploy (inferred from its operations)"
-        in (message)
+
+
+@pytest.mark.parametrize("remove_stage", [None, Stage.POST_DEPLOY])
+def test_ambiguous_plan_never_advises_running_a_post_deploy_migration_earlier(
+    remove_stage: Stage | None,
+) -> None:
+    """Marking the pending post-deploy migration pre-deploy would drop what the
+    running code uses: the advice is to catch up, or to postpone the other."""
+    remove = make_migration("alpha", "0002", POST_OPERATION, stage=remove_stage)
+    dependent = make_migration(
+        "beta", "0002", PRE_OPERATION, dependencies=[("alpha", "0002")]
     )
-    assert (
-        "`stage = syzygy.Stage.<STAGE>` on the Migration class of alpha.0002" in message
-    )
+    graph = make_graph(remove, dependent)
+    for stages in (config(), config(third_party_apps=frozenset({"alpha", "beta"}))):
+        with pytest.raises(AmbiguousPlan) as raised:
+            pre_deploy_plan([(remove, False), (dependent, False)], graph, stages)
+        message = str(raised.value)
+        assert "`python manage.py migrate alpha 0002`" in message
+        assert "PRE_DEPLOY" not in message
+        assert "Migration class of alpha.0002" not in message
+        assert "['alpha.0002']" not in message
 
 
 def test_ambiguous_plan_suggests_override_for_third_party_migrations() -> None:
@@ -288,22 +313,35 @@ def test_ambiguous_plan_suggests_override_for_third_party_migrations() -> None:
         pre_deploy_plan(
             [(remove, False), (dependent, False)],
             graph,
-            config(third_party_apps=frozenset({"alpha"})),
+            config(third_party_apps=frozenset({"beta"})),
         )
-    message = str(raised.value)
-    assert "Migration class of beta.0002" in message
-    assert "set MIGRATION_STAGES_OVERRIDE['alpha.0002'] to a syzygy.Stage" in message
+    assert str(raised.value).endswith(
+        "set MIGRATION_STAGES_OVERRIDE['beta.0002'] to syzygy.Stage.POST_DEPLOY."
+    )
 
 
-def test_ambiguous_plan_between_explicit_stages_says_so() -> None:
-    remove = make_migration("alpha", "0002", POST_OPERATION, stage=Stage.POST_DEPLOY)
+def test_ambiguous_revert_suggests_stages_or_says_both_are_explicit() -> None:
+    create = make_migration("alpha", "0002", PRE_OPERATION, stage=Stage.POST_DEPLOY)
     dependent = make_migration(
         "beta", "0002", PRE_OPERATION, dependencies=[("alpha", "0002")]
     )
-    graph = make_graph(remove, dependent)
-    overridden = config(override={"beta.0002": Stage.PRE_DEPLOY})
+    graph = make_graph(create, dependent)
+    plan = [(dependent, True), (create, True)]
+    with pytest.raises(AmbiguousPlan) as raised:
+        pre_deploy_plan(plan, graph, config())
+    message = str(raised.value)
+    assert "reverting alpha.0002 runs pre-deploy" in message
+    assert message.endswith(
+        "To resolve it, define an explicit `stage = syzygy.Stage.<STAGE>` on the "
+        "Migration class of beta.0002."
+    )
     with pytest.raises(AmbiguousPlan, match="Both stages are set explicitly"):
-        pre_deploy_plan([(remove, False), (dependent, False)], graph, overridden)
+        pre_deploy_plan(plan, graph, config(override={"beta.0002": Stage.PRE_DEPLOY}))
+    with pytest.raises(AmbiguousPlan) as raised:
+        pre_deploy_plan(plan, graph, config(third_party_apps=frozenset({"beta"})))
+    assert "set MIGRATION_STAGES_OVERRIDE['beta.0002'] to a syzygy.Stage" in str(
+        raised.value
+    )
 
 
 def test_migration_without_operations_follows_a_postponed_dependency() -> None:

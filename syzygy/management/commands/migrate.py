@@ -5,12 +5,15 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.core.management.commands import migrate
 from django.db import connections
 from django.db.migrations import Migration
 
+from syzygy import conf
 from syzygy.autodetector import MigrationAutodetector
+from syzygy.checks import stages_left_to_the_plan
 from syzygy.constants import Stage
 from syzygy.exceptions import (
     AmbiguousPlan,
@@ -87,6 +90,10 @@ class Command(migrate.Command):
         **options: Any,
     ) -> None:
         _check_quorum_options(quorum, quorum_timeout)
+        try:
+            conf.validate_settings()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         stage = Stage.PRE_DEPLOY if pre_deploy else Stage.POST_DEPLOY
         if pre_deploy and not has_recorded_migrations(connections[options["database"]]):
             if options["verbosity"] >= 1:
@@ -124,6 +131,12 @@ class Command(migrate.Command):
         ) as exc:
             raise CommandError(str(exc)) from exc
 
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        # The plan needs stages only if it is a pre-deploy plan, and only for
+        # the migrations it holds: it says so itself.
+        with stages_left_to_the_plan():
+            super().check(*args, **kwargs)
+
     def _report_lock_retry(self, migration: Migration, delay: float) -> None:
         if self.verbosity >= 1:
             self.stdout.write(
@@ -141,7 +154,10 @@ class Command(migrate.Command):
         **options: Any,
     ) -> None:
         """Apply the plan once for ``quorum`` parties that run this command."""
-        backend = get_quorum_backend()
+        try:
+            backend = get_quorum_backend()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"--quorum {quorum}: {exc}") from exc
         # Django works out the plan from the options; the probe stops it there.
         with deploy_stage(current.stage, probe=True) as probe, suppress(PlanProbed):
             super().handle(*args, **options)
@@ -267,6 +283,8 @@ class Command(migrate.Command):
 
 
 def _stage_description(step: PlannedStep) -> str:
+    if step.origin is Origin.BASELINE:
+        return "no stage, baseline"
     if step.stage is None:
         return "ambiguous stage"
     parts = [step.stage.label]

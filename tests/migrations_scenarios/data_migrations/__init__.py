@@ -63,8 +63,8 @@ def label_items(apps: Any, schema_editor: Any) -> None:
     ]
     for name in names:
         with transaction.atomic(using=connection.alias):
-            item = Item.objects.using(connection.alias).select_for_update().get(
-                name=name
+            item = (
+                Item.objects.using(connection.alias).select_for_update().get(name=name)
             )
             item.label = name.upper()
             item.save(update_fields=["label"])

@@ -1,0 +1,1 @@
+"""Two leaves: migrations of two branches, not merged yet."""
