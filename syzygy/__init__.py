@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .constants import Stage
 from .exceptions import AmbiguousPlan, AmbiguousStage
+from .reviews import reviewed
 
-__all__ = ("AmbiguousPlan", "AmbiguousStage", "Stage")
+__all__ = ("AmbiguousPlan", "AmbiguousStage", "Stage", "reviewed")

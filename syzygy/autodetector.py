@@ -33,10 +33,12 @@ from .fields import (
     describe_column_type,
     has_foreign_key_constraint,
     has_index,
+    has_volatile_default,
     rebuilt,
     rewrites_table,
     table_name,
 )
+from .lint import REWRITE
 from .operations import (
     AddConstraintNotValid,
     AddField,
@@ -57,6 +59,12 @@ __all__ = (
     "MakemigrationsAborted",
     "MigrationAutodetector",
     "StageAwareAutodetectorMixin",
+)
+
+# What a migration records when the user chose to write a table rewrite.
+REWRITE_ANSWER = (
+    "makemigrations asked, and the answer was to write it anyway: the table is "
+    "small enough to be locked while it is rewritten."
 )
 
 # Operations of this pseudo-app only serve to make Django's migration
@@ -135,11 +143,7 @@ def _lock_safe(operation: Operation) -> Operation:
 
 def _is_volatile_default(field: models.Field[Any, Any]) -> bool:
     """Return whether ``field``'s default may differ from row to row."""
-    return bool(
-        field.has_default()
-        and callable(field.default)
-        and not _is_timestamp_default(field)
-    )
+    return has_volatile_default(field) and not _is_timestamp_default(field)
 
 
 def _is_timestamp_default(field: models.Field[Any, Any]) -> bool:
@@ -251,7 +255,8 @@ class StageAwareAutodetectorMixin:
         ].get_field(operation.name)
         old_column = column_field(self.from_state, old_field)
         new_column = column_field(self.to_state, operation.field)
-        if rewrites_table(old_column, new_column):
+        rewrite = rewrites_table(old_column, new_column)
+        if rewrite:
             self._confirm_table_rewrite(app_label, operation, old_column, new_column)
         # Old code may still write NULLs until it is gone.
         stage = (
@@ -259,15 +264,19 @@ class StageAwareAutodetectorMixin:
             if old_field.null and not operation.field.null
             else Stage.PRE_DEPLOY
         )
+        altered: Operation = operation
         if added_constraints(old_field, operation.field):
-            return AlterFieldConcurrently(
+            altered = AlterFieldConcurrently(
                 operation.model_name,
                 operation.name,
                 operation.field,
                 stage=stage,
                 preserve_default=operation.preserve_default,
             )
-        return operation
+        if rewrite:
+            # The user chose to write it anyway: the migration records it.
+            altered.reviewed_checks = {REWRITE: REWRITE_ANSWER}  # type: ignore[attr-defined]
+        return altered
 
     def _confirm_table_rewrite(
         self,
@@ -491,6 +500,15 @@ class StageAwareAutodetectorMixin:
                 for operation in migration.operations
             ):
                 migration.atomic = False
+            reviews = {
+                check_id: reason
+                for operation in migration.operations
+                for check_id, reason in getattr(
+                    operation, "reviewed_checks", {}
+                ).items()
+            }
+            if reviews:
+                migration.reviewed_checks = reviews
 
     def _earliest_sufficient(
         self, migration: Migration, dependency: tuple[str, str]

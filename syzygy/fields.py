@@ -7,6 +7,9 @@ lock-safe operations (what they build) and the lint (what it reports).
 
 from __future__ import annotations
 
+import decimal
+import dis
+from collections.abc import Callable
 from typing import Any, NamedTuple, TypeAlias
 
 from django.db import models
@@ -25,6 +28,7 @@ __all__ = (
     "describe_column_type",
     "has_foreign_key_constraint",
     "has_index",
+    "has_volatile_default",
     "rebuilt",
     "rewrites_table",
     "table_name",
@@ -88,6 +92,70 @@ def added_constraints(old_field: AnyField | None, new_field: AnyField) -> list[s
     ):
         added.append(FOREIGN_KEY)
     return added
+
+
+# Callables that return equal values at every call.
+_CONSTANT_FACTORIES = (
+    dict,
+    list,
+    set,
+    frozenset,
+    tuple,
+    str,
+    bytes,
+    int,
+    float,
+    bool,
+    complex,
+    decimal.Decimal,
+)
+# The instructions of a function that only builds a value out of constants,
+# on every supported Python version.
+_CONSTANT_INSTRUCTIONS = frozenset(
+    {
+        "RESUME",
+        "NOP",
+        "LOAD_CONST",
+        "LOAD_SMALL_INT",
+        "RETURN_CONST",
+        "RETURN_VALUE",
+        "BUILD_LIST",
+        "BUILD_MAP",
+        "BUILD_SET",
+        "BUILD_TUPLE",
+        "BUILD_CONST_KEY_MAP",
+        "LIST_EXTEND",
+        "LIST_TO_TUPLE",
+        "SET_UPDATE",
+        "DICT_UPDATE",
+        "MAP_ADD",
+    }
+)
+
+
+def has_volatile_default(field: AnyField) -> bool:
+    """Return whether the default of ``field`` may give each row another value:
+    a callable, unless it returns equal values at every call (``dict``,
+    ``list``, a function that returns a literal)."""
+    return (
+        field.has_default()
+        and callable(field.default)
+        and not (returns_constant(field.default))
+    )
+
+
+def returns_constant(function: Callable[[], Any]) -> bool:
+    """Return whether calling ``function`` gives equal values every time,
+    without calling it."""
+    if any(function is factory for factory in _CONSTANT_FACTORIES):
+        return True
+    code = getattr(function, "__code__", None)
+    if code is None or code.co_argcount or code.co_freevars:
+        return False
+    return all(
+        instruction.opname in _CONSTANT_INSTRUCTIONS
+        for instruction in dis.get_instructions(code)
+    )
 
 
 # Column types, as the internal types of Django's fields name them.

@@ -10,7 +10,7 @@ blocked by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -43,6 +43,7 @@ from .fields import (
     table_name,
 )
 from .plan import ResolvedStage, migration_stage
+from .reviews import reviews_of
 
 __all__ = ("IDS", "check_unsafe_operations")
 
@@ -57,6 +58,7 @@ REWRITE = "syzygy.W006"
 RENAME = "syzygy.W007"
 DESTRUCTIVE = "syzygy.W008"
 UNREACHABLE = "syzygy.E004"
+INVALID_REVIEW = "syzygy.E005"
 IDS = (INDEX, CONSTRAINT, NOT_NULL, SHARED_DEFAULT, REWRITE, RENAME, DESTRUCTIVE)
 
 # The AlterField operations that build their constraints as Django does;
@@ -108,6 +110,10 @@ _REMOVE_FIELD_HINT = (
     f"{_DESTRUCTIVE_HINT} Before the deploy, make the column NULLable or give it "
     "a database default with syzygy.operations.PreRemoveField, as makemigrations "
     "does, so that the new code can insert rows without it."
+)
+_REVIEW_HINT = (
+    " If no deployed code uses it any more, record that review in the "
+    'migration: reviewed_checks = {"syzygy.W008": "<why>"} on its Migration class.'
 )
 
 
@@ -194,17 +200,52 @@ def _lint_database(
         migration = loader.graph.nodes[key]
         resolved = _resolved_stage(migration, stages) if key in unapplied else None
         stage = None if resolved is None else resolved.stage
+        if key in linted:
+            migration_reviews = _reviews(migration, migration, messages)
         for operation in migration.operations:
             if key in linted:
                 context = _Context(alias, migration, resolved, state, new_tables)
+                reviewed = {
+                    **migration_reviews,
+                    **_reviews(operation, migration, messages),
+                }
                 messages.extend(
                     context.message(operation, finding, errors=lint.errors)
                     for finding in _findings(operation, context)
+                    if finding.id not in reviewed
                 )
             if key in unapplied:
                 _track_new_tables(operation, migration.app_label, stage, new_tables)
             operation.state_forwards(migration.app_label, state)
     return messages
+
+
+def _reviews(
+    holder: Migration | Operation, migration: Migration, messages: list[CheckMessage]
+) -> Mapping[str, str]:
+    """Return the reviews a migration or one of its operations records; report
+    invalid ones (``syzygy.E005``), which count as none."""
+    reviews, problem = reviews_of(holder)
+    if problem is not None:
+        where = (
+            "the Migration class"
+            if holder is migration
+            else f"the operation '{holder.describe()}'"  # type: ignore[union-attr]
+        )
+        messages.append(
+            Error(
+                f"The reviews of {where} of {migration.app_label}.{migration.name} "
+                f"are ignored: {problem}.",
+                hint=(
+                    'Set reviewed_checks = {"syzygy.W00n": "why it is safe"} on the '
+                    "Migration class, or wrap one operation in "
+                    'syzygy.reviewed(operation, "syzygy.W00n", reason="...").'
+                ),
+                obj=migration,
+                id=INVALID_REVIEW,
+            )
+        )
+    return reviews
 
 
 def _full_plan(graph: MigrationGraph) -> list[Key]:
@@ -360,7 +401,7 @@ def _add_field(operation: operations.AddField, context: _Context) -> Iterator[_F
     if (
         type(operation) is operations.AddField
         and not field.null
-        and callable(field.default)
+        and fields.has_volatile_default(field)
         and not field.has_db_default()
     ):
         yield _Finding(
@@ -455,6 +496,8 @@ def _rename_model(
     if model is None or model.options.get("db_table"):
         return
     old_table = table_name(model)
+    if _table_restored(operation, context.migration, old_table):
+        return
     new_table = f"{model.app_label}_{operation.new_name_lower}"
     yield _Finding(
         RENAME,
@@ -467,6 +510,22 @@ def _rename_model(
     )
 
 
+def _table_restored(
+    operation: operations.RenameModel, migration: Migration, table: str
+) -> bool:
+    """Return whether an ``AlterModelTable`` that follows the rename in its
+    migration gives the model its old table back, as makemigrations writes it
+    when ``db_table`` keeps the table: the transaction never shows the other
+    name."""
+    following = migration.operations[migration.operations.index(operation) + 1 :]
+    return migration.atomic and any(
+        isinstance(each, operations.AlterModelTable)
+        and each.name_lower == operation.new_name_lower
+        and each.table == table
+        for each in following
+    )
+
+
 def _destructive(
     operation: operations.RemoveField | operations.DeleteModel, context: _Context
 ) -> Iterator[_Finding]:
@@ -475,11 +534,11 @@ def _destructive(
     if isinstance(operation, operations.RemoveField):
         model = context.existing_model(operation.model_name_lower)
         what = f"the field {operation.model_name}.{operation.name}"
-        hint = _REMOVE_FIELD_HINT
+        hint = _REMOVE_FIELD_HINT + _REVIEW_HINT
     else:
         model = context.existing_model(operation.name_lower)
         what = f"the model {operation.name}"
-        hint = _DESTRUCTIVE_HINT
+        hint = _DESTRUCTIVE_HINT + _REVIEW_HINT
     if model is not None:
         yield _Finding(
             DESTRUCTIVE,

@@ -66,11 +66,21 @@ def closed_port() -> int:
     return port
 
 
+class ThreadQuorum(CacheQuorum):
+    """A quorum whose parties are threads of the test process, on the
+    local-memory cache."""
+
+    single_process = True
+
+
+THREAD_QUORUM = "tests.quorum_support.ThreadQuorum"
+
+
 class LegacyQuorum(QuorumBase):
     """A backend written for django-syzygy 1.x: ``join``, ``sever``, ``poll``."""
 
     def __init__(self, alias: str = "default") -> None:
-        self._cache = CacheQuorum(alias)
+        self._cache = ThreadQuorum(alias)
 
     def join(self, namespace: str, quorum: int) -> bool:
         return self._cache.join(namespace, quorum)

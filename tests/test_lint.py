@@ -10,14 +10,16 @@ from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import connections
+from django.db import connections, migrations, models
 from django.db.migrations import Migration
 from django.db.migrations.exceptions import BadMigrationError
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
+import syzygy
 from syzygy import Stage, conf
 from syzygy.lint import IDS, check_unsafe_operations
+from syzygy.reviews import LINT_IDS
 
 pytestmark = pytest.mark.django_db
 
@@ -494,3 +496,77 @@ def test_safe_hand_written_operations_are_silent(use_scenario: UseScenario) -> N
 
 
 # Changes of column type
+
+
+# Reviews recorded in migration files, and what the lint must not report
+
+
+def test_reviews_silence_the_lint_where_they_are_recorded(
+    use_scenario: UseScenario,
+) -> None:
+    use_scenario("lint_reviewed")
+    migrate("alpha", "0001")
+    messages = lint()
+    assert found(messages) == [
+        # 0002 is reviewed as a whole, the first index of 0003 alone.
+        ("syzygy.W002", "alpha.0003_author_indexes"),
+        # JSONField(default=dict), a function returning a literal and no
+        # default at all give no row a value of its own.
+        ("syzygy.W005", "alpha.0004_author_settings_author_token_author_score"),
+        # RenameModel then AlterModelTable back: the table keeps its name.
+        ("syzygy.E005", "alpha.0006_author_rating_index"),
+        ("syzygy.W002", "alpha.0006_author_rating_index"),
+    ]
+    assert "'Create index author_rating_idx on field(s) rating" in messages[0].msg
+    assert "token" in messages[1].msg
+    assert messages[2].msg == (
+        "The reviews of the Migration class of alpha.0006_author_rating_index are "
+        "ignored: 'syzygy.W02' is not a lint id."
+    )
+    assert type(messages[2]) is Error
+    migrate("alpha")
+    assert "alpha_publisher" in connections["default"].introspection.table_names()
+    assert lint() == []
+
+
+@pytest.mark.parametrize(
+    ("ids", "reason", "problem"),
+    [
+        ((), "small", "no lint id is given"),
+        (("syzygy.E001",), "small", "'syzygy.E001' is not a lint id"),
+        (("syzygy.W002",), " ", "the reason for syzygy.W002 is ' ', not a non-empty"),
+    ],
+)
+def test_reviewed_refuses_what_it_cant_record(
+    ids: tuple[str, ...], reason: str, problem: str
+) -> None:
+    operation = migrations.AddIndex(
+        "author", models.Index(fields=["name"], name="author_name_idx")
+    )
+    with pytest.raises(ValueError, match=r"^syzygy\.reviewed") as raised:
+        syzygy.reviewed(operation, *ids, reason=reason)
+    assert problem in str(raised.value)
+    assert not hasattr(operation, "reviewed_checks")
+
+
+def test_reviewed_records_the_reviews_on_the_operation() -> None:
+    operation = syzygy.reviewed(
+        syzygy.reviewed(
+            migrations.AddIndex(
+                "author", models.Index(fields=["name"], name="author_name_idx")
+            ),
+            "syzygy.W002",
+            reason="tiny",
+        ),
+        "syzygy.W003",
+        "syzygy.W002",
+        reason="small",
+    )
+    assert operation.reviewed_checks == {
+        "syzygy.W002": "small",
+        "syzygy.W003": "small",
+    }
+
+
+def test_review_ids_are_the_lint_ids() -> None:
+    assert LINT_IDS == IDS

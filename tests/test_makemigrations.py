@@ -24,6 +24,7 @@ from django.db.migrations.autodetector import (
 from django.test.utils import override_settings
 
 from syzygy import Stage
+from syzygy import autodetector as syzygy_autodetector
 from syzygy import operations as syzygy_operations
 from syzygy.autodetector import StageAwareAutodetectorMixin
 from syzygy.management.commands.makemigrations import StageAwareMakemigrationsMixin
@@ -852,4 +853,72 @@ def test_volatile_default_on_a_million_rows_keeps_old_inserts_working(
         )
         assert cursor.fetchone() == (rows + inserted + 100, rows + inserted + 100)
     assert table_columns("add_volatile_author")["token"].null_ok is False
+    case.migrate("0001")
+
+
+def test_add_field_with_a_constant_callable_default_is_not_backfilled(
+    makemigrations_case: OpenCase,
+) -> None:
+    """``dict`` and a function returning a literal give every row the same
+    value: a database default serves the old code, no row-by-row backfill."""
+    case = makemigrations_case("add_constant_callable")
+    outcome = case.makemigrations()
+    assert "row by row" not in outcome.stdout
+    pre, post = case.written()
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    assert operation_types(case, pre) == ["syzygy.AddField", "syzygy.AddField"]
+    assert operation_types(case, post) == [
+        "syzygy.PostAddField",
+        "syzygy.PostAddField",
+    ]
+    assert_clean(case)
+
+    case.migrate("0001")
+    (OldAuthor,) = case.old_models("Author")
+    OldAuthor.objects.create(name="before")
+    case.migrate(pre_deploy=True)
+    OldAuthor.objects.create(name="old code")
+    case.migrate()
+    Author = case.new_model("Author")
+    assert (
+        list(Author.objects.values_list("settings", "preferences"))
+        == [({}, {"newsletter": False, "languages": ["en"]})] * 2
+    )
+    case.migrate("0001")
+
+
+def test_dry_run_shows_the_files_as_they_are_written(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("lock_safe")
+    shown = case.makemigrations("--dry-run", verbosity=3).stdout
+    assert case.written() == []
+    case.makemigrations()
+    for name in case.written():
+        assert case.source(name) in shown
+    assert "    atomic = False\n" in shown
+
+
+def test_table_rewrite_written_anyway_records_the_review(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change")
+    case.answers = ["2"]
+    case.makemigrations(interactive=True)
+    (written,) = case.written()
+    assert (
+        "class Migration(migrations.Migration):\n"
+        "    reviewed_checks = {\n"
+        "        'syzygy.W006': 'makemigrations asked, and the answer was to write "
+        "it anyway: the table is small enough to be locked while it is "
+        "rewritten.',\n"
+        "    }\n"
+    ) in case.source(written)
+    assert case.migration(written).reviewed_checks == {
+        "syzygy.W006": syzygy_autodetector.REWRITE_ANSWER
+    }
+    # The lint is silent about it.
+    case.migrate("0001")
+    assert run_checks(databases=["default"]) == []
+    case.migrate()
     case.migrate("0001")

@@ -34,7 +34,7 @@ from syzygy.quorum.backends.postgresql import PostgreSQLQuorum
 from syzygy.quorum.exceptions import QuorumDisolved as QuorumDisolvedFromExceptions
 from syzygy.quorum.waiting import Heartbeat
 
-from .quorum_support import LegacyQuorum
+from .quorum_support import THREAD_QUORUM, LegacyQuorum, ThreadQuorum
 
 CACHE_QUORUM = "syzygy.quorum.backends.cache.CacheQuorum"
 POSTGRESQL_QUORUM = "syzygy.quorum.backends.postgresql.PostgreSQLQuorum"
@@ -47,7 +47,7 @@ def unique(name: str = "namespace") -> str:
 
 @pytest.fixture
 def cache_quorum() -> Iterator[None]:
-    with override_settings(MIGRATION_QUORUM_BACKEND=CACHE_QUORUM):
+    with override_settings(MIGRATION_QUORUM_BACKEND=THREAD_QUORUM):
         yield
 
 
@@ -226,9 +226,21 @@ def test_cache_quorum_refuses_caches_without_atomic_increments(backend: str) -> 
     )
 
 
+def test_cache_quorum_refuses_a_local_memory_cache() -> None:
+    """It can't coordinate processes: each has a cache of its own."""
+    with pytest.raises(ImproperlyConfigured) as raised:
+        CacheQuorum()
+    assert str(raised.value) == (
+        "CacheQuorum needs a cache that the parties share, and the cache 'default' "
+        "(django.core.cache.backends.locmem.LocMemCache) keeps its keys in the "
+        "memory of one process; use Redis or memcached."
+    )
+    assert ThreadQuorum().alias == "default"
+
+
 def test_backend_options_come_from_the_dict_setting() -> None:
     with override_settings(
-        MIGRATION_QUORUM_BACKEND={"backend": CACHE_QUORUM, "timeout": 60, "version": 2}
+        MIGRATION_QUORUM_BACKEND={"backend": THREAD_QUORUM, "timeout": 60, "version": 2}
     ):
         backend = get_quorum_backend()
     assert isinstance(backend, CacheQuorum)
@@ -326,7 +338,7 @@ GIVE_UP = st.tuples(st.just("give up"), st.integers(min_value=0, max_value=20))
 def test_interleaved_parties_elect_one_applier_per_complete_round(
     quorum: int, actions: list[tuple[str, int]]
 ) -> None:
-    backend = CacheQuorum()
+    backend = ThreadQuorum()
     namespace = unique()
     parties: list[CacheParty] = []
     gave_up: set[int] = set()
@@ -427,7 +439,7 @@ def test_1x_backends_get_parties_that_keep_to_join_poll_and_sever() -> None:
     # The applying party leaves once the other has joined the second meeting.
     publishing = threading.Thread(target=apply)
     publishing.start()
-    counter = CacheQuorum()
+    counter = ThreadQuorum()
     while counter.get(f"syzygy-quorum:post:{namespace}") != 1:
         time.sleep(0.001)
     waiting.wait_for_outcome(1)

@@ -39,6 +39,7 @@ from syzygy.quorum.backends.postgresql import PostgreSQLQuorum
 
 from .quorum_support import (
     REDIS_URL,
+    ThreadQuorum,
     closed_port,
     redis_caches,
     require_postgresql,
@@ -53,7 +54,7 @@ PATIENCE = 30.0
 @pytest.fixture(params=["locmem", "redis", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> Iterator[QuorumBase]:
     if request.param == "locmem":
-        yield CacheQuorum()
+        yield ThreadQuorum()
     elif request.param == "redis":
         with override_settings(CACHES=redis_caches(require_redis())):
             yield CacheQuorum("quorum")
@@ -428,7 +429,7 @@ def test_a_cache_that_ignores_its_errors_is_unavailable() -> None:
 
 
 def test_a_corrupted_round_key_is_reported() -> None:
-    backend = CacheQuorum()
+    backend = ThreadQuorum()
     namespace = unique()
     backend.set(f"syzygy-quorum:{namespace}:round", "one")
     with pytest.raises(QuorumUnavailable, match=r"unavailable: get\(\) returned 'one'"):
@@ -436,7 +437,7 @@ def test_a_corrupted_round_key_is_reported() -> None:
 
 
 def test_caches_without_redis_poll() -> None:
-    assert isinstance(CacheQuorum().signal("syzygy-quorum:test"), PollingSignal)
+    assert isinstance(ThreadQuorum().signal("syzygy-quorum:test"), PollingSignal)
 
 
 def test_an_unreachable_postgresql_is_reported(
@@ -524,7 +525,7 @@ def test_an_applying_party_that_cannot_heartbeat_still_applies(
 
 def test_a_stale_round_pointer_is_walked_past() -> None:
     # As if the applying party died before it moved the pointer on.
-    backend = CacheQuorum()
+    backend = ThreadQuorum()
     namespace = unique()
     first = backend.party(namespace, 2, LIVENESS)
     second = backend.party(namespace, 2, LIVENESS)
@@ -538,7 +539,7 @@ def test_a_stale_round_pointer_is_walked_past() -> None:
 
 
 def test_an_evicted_count_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = CacheQuorum()
+    backend = ThreadQuorum()
     add = backend.add
 
     def add_then_evict(key: str, value: Any) -> bool:

@@ -27,7 +27,7 @@ from syzygy.quorum.backends import cache
 from syzygy.quorum.backends.base import Outcome
 
 from . import quorum_steps
-from .quorum_support import FAST_LIVENESS, require_postgresql
+from .quorum_support import FAST_LIVENESS, THREAD_QUORUM, require_postgresql
 
 Scenario = Callable[[str], None]
 CACHE_QUORUM = "syzygy.quorum.backends.cache.CacheQuorum"
@@ -40,7 +40,7 @@ LIVENESS_TIMEOUT = FAST_LIVENESS["SYZYGY_QUORUM_LIVENESS_TIMEOUT"]
 @pytest.fixture
 def quorum_scenario(use_scenario: Scenario) -> Iterator[None]:
     use_scenario("quorum")
-    with override_settings(MIGRATION_QUORUM_BACKEND=CACHE_QUORUM):
+    with override_settings(MIGRATION_QUORUM_BACKEND=THREAD_QUORUM):
         yield
     quorum_steps.hook = None
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from io import StringIO
 from pathlib import Path
@@ -16,39 +13,11 @@ from django.test.utils import override_settings
 
 from syzygy import Stage
 
+from .projects import manage, write_project
+
 pytestmark = pytest.mark.django_db
 
 SCENARIOS = "tests.migrations_scenarios"
-
-SETTINGS = """\
-SECRET_KEY = "adoption"
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-INSTALLED_APPS = ["syzygy", "library"]
-DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
-}
-"""
-
-INITIAL = """\
-from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = []
-    operations = [
-        migrations.CreateModel(
-            name="Book",
-            fields=[
-                ("id", models.AutoField(primary_key=True, serialize=False)),
-                ("title", models.CharField(max_length=100)),
-                ("isbn", models.CharField(max_length=13, null=True)),
-                ("pages", models.IntegerField(null=True)),
-            ],
-        ),
-    ]
-"""
 
 # Written by hand before syzygy was installed: they mix stages.
 MIXED = """\
@@ -75,14 +44,9 @@ class Migration(migrations.Migration):
 """
 
 
-def write_project(root: Path) -> Path:
+def write_history(root: Path) -> Path:
     """Write a project whose app has four migrations, two of them mixed."""
-    (root / "settings.py").write_text(SETTINGS)
-    migrations = root / "library" / "migrations"
-    migrations.mkdir(parents=True)
-    (root / "library" / "__init__.py").write_text("")
-    (migrations / "__init__.py").write_text("")
-    (migrations / "0001_initial.py").write_text(INITIAL)
+    migrations = write_project(root)
     (migrations / "0002_book_year_remove_book_isbn.py").write_text(
         MIXED.format(previous="0001_initial", added="year", removed="isbn")
     )
@@ -95,26 +59,10 @@ def write_project(root: Path) -> Path:
     return migrations
 
 
-def manage(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "settings",
-        "PYTHONPATH": str(root),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "django", *args],
-        cwd=root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_adoption_takes_one_command(tmp_path: Path) -> None:
     """The baseline makes history of the mixed migrations: check passes and a
     fresh database migrates; a mixed migration written later still fails check."""
-    migrations = write_project(tmp_path)
+    migrations = write_history(tmp_path)
     check = manage(tmp_path, "check")
     assert check.returncode == 1
     assert check.stderr.count("(syzygy.E001)") == 2

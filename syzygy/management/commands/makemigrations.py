@@ -46,6 +46,7 @@ class StageAwareMakemigrationsMixin:
         self, *app_labels: str, disable_syzygy: bool = False, **options: Any
     ) -> None:
         self._stage_labels: dict[str, str] = {}
+        self._full_sources: dict[str, str] = {}
         self._disable_syzygy = disable_syzygy
         if disable_syzygy:
             self.autodetector = _without_stages(self.autodetector)
@@ -60,15 +61,24 @@ class StageAwareMakemigrationsMixin:
     ) -> None:
         for app_migrations in () if self._disable_syzygy else changes.values():
             for migration in app_migrations:
-                path = MigrationWriter(migration, self.include_header).path
-                self._stage_labels[path] = _stage_label(migration)
+                writer = MigrationWriter(migration, self.include_header)
+                self._stage_labels[writer.path] = _stage_label(migration)
+                # A dry run shows the sources Django's writer makes.
+                if self.dry_run and _class_attributes(migration):  # type: ignore[attr-defined]
+                    source = writer.as_string()
+                    self._full_sources[source] = _with_class_attributes(
+                        source, migration
+                    )
         super().write_migration_files(changes, *args, **kwargs)  # type: ignore[misc]
         if self.dry_run:  # type: ignore[attr-defined]
             return
         for app_migrations in changes.values():
             for migration in app_migrations:
-                if not migration.atomic:
-                    _write_non_atomic(MigrationWriter(migration).path)
+                if _class_attributes(migration):
+                    _write_class_attributes(MigrationWriter(migration).path, migration)
+
+    def log(self, msg: str) -> None:
+        super().log(self._full_sources.get(msg, msg))  # type: ignore[misc]
 
     def get_relative_path(self, path: str) -> str:
         relative_path: str = super().get_relative_path(path)  # type: ignore[misc]
@@ -117,17 +127,36 @@ class StageAwareMakemigrationsMixin:
         super().write_to_last_migration_files(changes)  # type: ignore[misc]
 
 
-def _write_non_atomic(path: str) -> None:
-    """Add ``atomic = False`` to a written migration file.
+def _class_attributes(migration: Migration) -> list[str]:
+    """Return the lines that declare what Django's writer leaves out of a
+    migration file: ``Migration.atomic`` and syzygy's ``reviewed_checks``."""
+    lines = []
+    if not migration.atomic:
+        lines.append("    atomic = False\n")
+    reviews = getattr(migration, "reviewed_checks", None)
+    if reviews:
+        lines.append("    reviewed_checks = {\n")
+        lines.extend(
+            f"        {check_id!r}: {reason!r},\n"
+            for check_id, reason in reviews.items()
+        )
+        lines.append("    }\n")
+    return lines
 
-    Django's writer leaves ``Migration.atomic`` out of the files it writes.
-    """
+
+def _with_class_attributes(source: str, migration: Migration) -> str:
+    """Return the source of a migration file with ``_class_attributes``."""
+    declaration = "class Migration(migrations.Migration):\n"
+    attributes = "".join(_class_attributes(migration))
+    return source.replace(declaration, f"{declaration}{attributes}", 1)
+
+
+def _write_class_attributes(path: str, migration: Migration) -> None:
+    """Add ``_class_attributes`` to a written migration file."""
     with open(path, encoding="utf-8") as file:
         source = file.read()
-    declaration = "class Migration(migrations.Migration):\n"
-    source = source.replace(declaration, f"{declaration}    atomic = False\n", 1)
     with open(path, "w", encoding="utf-8") as file:
-        file.write(source)
+        file.write(_with_class_attributes(source, migration))
 
 
 def _without_stages(

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 
 from ...conf import QuorumLiveness, positive_seconds, quorum_liveness
@@ -44,11 +45,14 @@ _ABANDONED = "abandoned"
 class CacheQuorum(QuorumBase):
     """A quorum kept in the cache ``alias``, whose keys live ``timeout`` seconds.
 
-    The cache must increment atomically: Redis and memcached do; the local
-    memory cache does within one process only, which suits tests.
+    The cache must be shared by the parties and increment atomically: Redis
+    and memcached do. The local-memory cache keeps its keys in one process:
+    only a subclass whose ``single_process`` is true, for tests whose parties
+    are threads, accepts it.
     """
 
     namespace_key_format = "syzygy-quorum:{namespace}"
+    single_process = False
 
     def __init__(
         self,
@@ -69,6 +73,12 @@ class CacheQuorum(QuorumBase):
                 f"CacheQuorum's version is {version!r}; it must be an integer or None."
             )
         cache_class = type(caches[alias])
+        if issubclass(cache_class, LocMemCache) and not self.single_process:
+            raise ImproperlyConfigured(
+                f"CacheQuorum needs a cache that the parties share, and the cache "
+                f"{alias!r} ({cache_class.__module__}.{cache_class.__name__}) keeps "
+                f"its keys in the memory of one process; use Redis or memcached."
+            )
         if issubclass(cache_class, DummyCache) or cache_class.incr is BaseCache.incr:
             raise ImproperlyConfigured(
                 f"CacheQuorum needs a cache that increments atomically, and the "

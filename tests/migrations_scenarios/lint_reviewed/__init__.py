@@ -1,0 +1,1 @@
+"""Reviews recorded in migration files, and changes the lint must not report."""
