@@ -58,7 +58,7 @@ REWRITE = "syzygy.W006"
 RENAME = "syzygy.W007"
 DESTRUCTIVE = "syzygy.W008"
 UNREACHABLE = "syzygy.E004"
-INVALID_REVIEW = "syzygy.E005"
+INVALID_REVIEW = "syzygy.W009"
 IDS = (INDEX, CONSTRAINT, NOT_NULL, SHARED_DEFAULT, REWRITE, RENAME, DESTRUCTIVE)
 
 # The AlterField operations that build their constraints as Django does;
@@ -201,13 +201,15 @@ def _lint_database(
         resolved = _resolved_stage(migration, stages) if key in unapplied else None
         stage = None if resolved is None else resolved.stage
         if key in linted:
-            migration_reviews = _reviews(migration, migration, messages)
+            migration_reviews = _reviews(
+                migration, migration, messages, errors=lint.errors
+            )
         for operation in migration.operations:
             if key in linted:
                 context = _Context(alias, migration, resolved, state, new_tables)
                 reviewed = {
                     **migration_reviews,
-                    **_reviews(operation, migration, messages),
+                    **_reviews(operation, migration, messages, errors=lint.errors),
                 }
                 messages.extend(
                     context.message(operation, finding, errors=lint.errors)
@@ -221,10 +223,14 @@ def _lint_database(
 
 
 def _reviews(
-    holder: Migration | Operation, migration: Migration, messages: list[CheckMessage]
+    holder: Migration | Operation,
+    migration: Migration,
+    messages: list[CheckMessage],
+    *,
+    errors: bool,
 ) -> Mapping[str, str]:
     """Return the reviews a migration or one of its operations records; report
-    invalid ones (``syzygy.E005``), which count as none."""
+    invalid ones (``syzygy.W009``), which count as none."""
     reviews, problem = reviews_of(holder)
     if problem is not None:
         where = (
@@ -232,8 +238,9 @@ def _reviews(
             if holder is migration
             else f"the operation '{holder.describe()}'"  # type: ignore[union-attr]
         )
+        level = Error if errors else Warning
         messages.append(
-            Error(
+            level(
                 f"The reviews of {where} of {migration.app_label}.{migration.name} "
                 f"are ignored: {problem}.",
                 hint=(

@@ -97,6 +97,21 @@ class AlterField(_StagedOperation, operations.AlterField):
         super().__init__(model_name, name, field, preserve_default)
         self.stage = Stage(stage)
 
+    # django-syzygy 1.x let the name fragment of its AlterField be set.
+    _name_fragment: str | None = None
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return self._name_fragment or self.default_name_fragment()
+
+    @migration_name_fragment.setter
+    def migration_name_fragment(self, fragment: str) -> None:
+        self._name_fragment = fragment
+
+    def default_name_fragment(self) -> str:
+        """Return the name fragment of the migration, unless one is set."""
+        return str(super().migration_name_fragment)
+
 
 class RenameField(_StagedOperation, operations.RenameField):
     """``RenameField`` with an explicit stage, for when renaming is known to be safe."""
@@ -187,8 +202,7 @@ class PostAddField(_DeclaredFieldAlteration):
     def describe(self) -> str:
         return f"Drop database DEFAULT of field {self.name} on {self.model_name}"
 
-    @property
-    def migration_name_fragment(self) -> str:
+    def default_name_fragment(self) -> str:
         return f"drop_db_default_{self.model_name_lower}_{self.name_lower}"
 
 
@@ -216,10 +230,18 @@ class PreRemoveField(_DeclaredFieldAlteration):
             return f"Set database DEFAULT of field {self.name} on {self.model_name}"
         return f"Set field {self.name} of {self.model_name} NULLable"
 
-    @property
-    def migration_name_fragment(self) -> str:
+    def default_name_fragment(self) -> str:
         action = "set_db_default" if self._sets_default else "set_nullable"
         return f"{action}_{self.model_name_lower}_{self.name_lower}"
+
+    def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
+        # As in django-syzygy 1.x: optimized together, as when migrations are
+        # squashed, the removal leaves nothing of the step that prepared it.
+        if isinstance(
+            operation, operations.RemoveField
+        ) and self.is_same_field_operation(operation):
+            return [operation]
+        return super().reduce(operation, app_label)
 
 
 # Lock-safe operations: on PostgreSQL they run outside of any transaction
@@ -747,6 +769,5 @@ class BackfillField(AlterFieldConcurrently):
             "NOT NULL"
         )
 
-    @property
-    def migration_name_fragment(self) -> str:
+    def default_name_fragment(self) -> str:
         return f"backfill_{self.model_name_lower}_{self.name_lower}"

@@ -28,7 +28,21 @@ def _reachable(host: str, port: int) -> bool:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under CI=true a missing PostgreSQL or Redis fails the run."""
+    """Under CI=true a missing PostgreSQL or Redis fails the run.
+
+    ``SYZYGY_TEST_DRIVER`` (``psycopg`` or ``psycopg2``) names the driver the
+    run must use on PostgreSQL: Django takes psycopg 3 when it is installed.
+    """
+    expected_driver = os.environ.get("SYZYGY_TEST_DRIVER")
+    if expected_driver and settings.DATABASE == "postgresql":
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+        driver = "psycopg" if is_psycopg3 else "psycopg2"
+        if driver != expected_driver:
+            pytest.exit(
+                f"SYZYGY_TEST_DRIVER is {expected_driver!r}, but Django uses {driver}.",
+                returncode=1,
+            )
     if os.environ.get("CI") != "true":
         return
     missing = []
@@ -41,6 +55,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         missing.append(f"Redis at {redis_url.hostname}:{redis_url.port}")
     if missing:
         pytest.exit("CI=true but unreachable: " + ", ".join(missing), returncode=1)
+
+
+def pytest_report_header() -> str:
+    """Name the database of the run, and its driver on PostgreSQL."""
+    if settings.DATABASE != "postgresql":
+        return f"syzygy tests on {settings.DATABASE}"
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    driver = "psycopg 3" if is_psycopg3 else "psycopg2"
+    return f"syzygy tests on postgresql with {driver}"
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ the lock-safe operations and the lint."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.migrations.state import ModelState, ProjectState
+from django.utils import timezone
 
 from syzygy.fields import (
     FOREIGN_KEY,
@@ -18,6 +20,7 @@ from syzygy.fields import (
     added_constraints,
     column_field,
     describe_column_type,
+    has_volatile_default,
     rewrites_table,
 )
 
@@ -187,3 +190,45 @@ def test_column_field_resolves_foreign_keys_to_the_type_they_point_to() -> None:
         == "ForeignKey"
     )
     assert resolved(models.IntegerField()) == "IntegerField"
+
+
+def no_preferences() -> dict[str, object]:
+    return {"newsletter": False, "languages": ["en", "fr"], "limits": (1, 2)}
+
+
+def answer() -> int:
+    return 42
+
+
+def fresh_token() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def counted(counter: list[int] = []) -> int:  # noqa: B006
+    counter.append(1)
+    return len(counter)
+
+
+@pytest.mark.parametrize(
+    ("default", "volatile"),
+    [
+        (dict, False),
+        (list, False),
+        (str, False),
+        (no_preferences, False),
+        (answer, False),
+        ("plain", False),
+        (uuid.uuid4, True),
+        (timezone.now, True),
+        (fresh_token, True),
+        (counted, True),
+    ],
+)
+def test_defaults_that_return_equal_values_are_not_volatile(
+    default: object, volatile: bool
+) -> None:
+    assert has_volatile_default(models.JSONField(default=default)) is volatile
+
+
+def test_a_field_without_default_has_no_volatile_default() -> None:
+    assert has_volatile_default(models.IntegerField()) is False

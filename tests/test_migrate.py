@@ -177,6 +177,32 @@ def test_pre_deploy_rejects_a_plan_that_depends_on_a_postponed_migration(
     assert applied("beta") == ["0001_initial"]
 
 
+def test_a_pending_post_deploy_step_of_an_earlier_release_is_caught_up_as_told(
+    use_scenario: Scenario,
+) -> None:
+    """The release that removed alpha's bio ran its pre-deploy step only; the
+    next release adds beta's pages on top of the removal."""
+    use_scenario("cross_app")
+    migrate("alpha", "0001")
+    migrate("beta", "0001")
+    with pytest.raises(CommandError) as raised:
+        migrate(pre_deploy=True)
+    message = str(raised.value)
+    assert (
+        "alpha.0002_remove_author_bio is not applied: either the post-deploy "
+        "`migrate` of an earlier release that brought it never ran on this "
+        "database, or it is new in this release."
+    ) in message
+    command = "python manage.py migrate alpha 0002_remove_author_bio"
+    assert f"run `{command}` (its post-deploy step)" in message
+    # Catching up as told, then deploying the next release.
+    migrate(*command.split()[3:])
+    output = migrate(pre_deploy=True)
+    assert "Applying beta.0002_book_pages... OK" in output
+    assert applied("alpha") == ["0001_initial", "0002_remove_author_bio"]
+    assert applied("beta") == ["0001_initial", "0002_book_pages"]
+
+
 def test_pre_deploy_reports_ambiguous_stage_as_command_error(
     use_scenario: Scenario,
 ) -> None:

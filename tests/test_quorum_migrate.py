@@ -189,7 +189,10 @@ def test_a_party_alone_times_out_saying_how_many_joined() -> None:
     with pytest.raises(CommandError) as raised:
         migrate("alpha", quorum=2, quorum_timeout=0.2)
     message = str(raised.value)
-    assert message.startswith("Timed out after 0.2s waiting for quorum 'post-deploy:")
+    assert message.startswith(
+        "Migration plan quorum timeout. Timed out after 0.2s waiting for quorum "
+        "'post-deploy:"
+    )
     assert message.endswith("': 1 of 2 parties had joined.")
     assert applied() == []
 
@@ -314,7 +317,8 @@ def test_backends_of_the_1x_protocol_coordinate_without_heartbeats() -> None:
         with pytest.raises(CommandError) as raised:
             migrate("alpha", quorum=2, quorum_timeout=0.1)
         assert str(raised.value).startswith(
-            "Timed out after 0.1s waiting for 2 parties of quorum 'post-deploy:"
+            "Migration plan quorum timeout. Timed out after 0.1s waiting for 2 "
+            "parties of quorum 'post-deploy:"
         )
     # The 1.x protocol leaves the keys of a party that timed out behind.
     caches["default"].clear()

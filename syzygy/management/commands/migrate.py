@@ -33,6 +33,7 @@ from syzygy.quorum import (
     ApplierLost,
     QuorumDissolved,
     QuorumError,
+    QuorumTimeout,
     QuorumUnavailable,
     get_quorum_backend,
     plan_namespace,
@@ -41,6 +42,15 @@ from syzygy.quorum.backends.base import Outcome, Party
 
 # What waiting parties say when the applying party failed, as in 1.x.
 REMOTE_FAILURE = "Error encountered by remote party while applying migration, aborting."
+# What a party that waited too long says first, as in 1.x.
+QUORUM_TIMEOUT = "Migration plan quorum timeout"
+
+
+class QuorumTimedOut(CommandError, RuntimeError):
+    """A party of ``migrate --quorum`` waited longer than ``--quorum-timeout``.
+
+    A ``RuntimeError`` too, which django-syzygy 1.x raised.
+    """
 
 
 class Command(migrate.Command):
@@ -61,6 +71,9 @@ class Command(migrate.Command):
                 "tolerates and the new code needs."
             ),
         )
+        # django-syzygy 1.x stored --pre-deploy as this option, which callers
+        # of call_command("migrate", stage=Stage.PRE_DEPLOY) still pass.
+        parser.add_argument("--stage", type=_stage, help=argparse.SUPPRESS)
         parser.add_argument(
             "--quorum",
             type=_quorum_size,
@@ -85,11 +98,14 @@ class Command(migrate.Command):
         self,
         *args: Any,
         pre_deploy: bool = False,
+        stage: Stage | str | None = None,
         quorum: int = 1,
         quorum_timeout: float = 1800.0,
         **options: Any,
     ) -> None:
         _check_quorum_options(quorum, quorum_timeout)
+        if stage is not None:
+            pre_deploy = pre_deploy or _stage(stage) is Stage.PRE_DEPLOY
         try:
             conf.validate_settings()
         except ImproperlyConfigured as exc:
@@ -205,6 +221,8 @@ class Command(migrate.Command):
             ) from exc
         except QuorumDissolved as exc:
             raise CommandError(REMOTE_FAILURE) from exc
+        except QuorumTimeout as exc:
+            raise QuorumTimedOut(f"{QUORUM_TIMEOUT}. {exc}") from exc
         except QuorumError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -294,6 +312,15 @@ def _stage_description(step: PlannedStep) -> str:
     if step.follows is not None:
         parts.append(f"follows {step.cause.migration}")
     return ", ".join(parts)
+
+
+def _stage(value: Stage | str) -> Stage:
+    try:
+        return value if isinstance(value, Stage) else Stage[value]
+    except KeyError:
+        raise CommandError(
+            f"--stage must be PRE_DEPLOY or POST_DEPLOY, not {value!r}."
+        ) from None
 
 
 def _quorum_size(value: str) -> int:

@@ -1,0 +1,14 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("alpha", "0001_initial")]
+
+    # 1.x README: "a migration mixing inferred stages would result in a check
+    # error".
+    operations = [
+        migrations.AddField(
+            model_name="author", name="rating", field=models.IntegerField(null=True)
+        ),
+        migrations.RemoveField(model_name="author", name="bio"),
+    ]
