@@ -173,3 +173,39 @@ def test_stage_setting_keys_of_apps_without_a_migrations_package(module: str) ->
     ):
         (warning,) = check_stage_setting_keys()
     assert "app 'alpha' has no migration named '0001_initial'" in warning.msg
+
+
+def test_migrations_up_to_the_baseline_need_no_stage() -> None:
+    with scenario("ambiguous"):
+        assert [str(error.obj) for error in check_migration_stages()] == [
+            "alpha.0002_mixed"
+        ]
+        with override_settings(SYZYGY_STAGE_BASELINE={"alpha": "0002_mixed"}):
+            assert check_migration_stages() == []
+        # A baseline before it, or naming no migration, leaves it reported.
+        for baseline in ("0001_initial", "0002"):
+            with override_settings(SYZYGY_STAGE_BASELINE={"alpha": baseline}):
+                assert len(check_migration_stages()) == 1
+
+
+def test_baseline_history_goes_through_squashed_migrations() -> None:
+    with scenario("squashed_history"):
+        assert [str(error.obj) for error in check_migration_stages()] == [
+            "alpha.0001_squashed_0002_mixed"
+        ]
+        with override_settings(SYZYGY_STAGE_BASELINE={"alpha": "0003_author_rating"}):
+            assert check_migration_stages() == []
+            assert check_stage_setting_keys() == []
+        with override_settings(SYZYGY_STAGE_BASELINE={"alpha": "0002_mixed"}):
+            (warning,) = check_stage_setting_keys()
+    assert warning.msg == (
+        "SYZYGY_STAGE_BASELINE['alpha'] is '0002_mixed', but app 'alpha' has no "
+        "migration named '0002_mixed'."
+    )
+
+
+def test_stage_checks_leave_invalid_settings_to_syzygy_e003() -> None:
+    with scenario("ambiguous"), override_settings(MIGRATION_STAGES_FALLBACK=[]):
+        assert check_migration_stages() == []
+        assert check_stage_setting_keys() == []
+        assert [error.id for error in run_checks()] == ["syzygy.E003"]

@@ -193,3 +193,32 @@ def test_positive_seconds_rejects_what_is_not_a_duration(value: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="it must be a positive number"):
         positive_seconds(value, "SYZYGY_SOMETHING")
     assert positive_seconds(2, "SYZYGY_SOMETHING") == 2.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            ["alpha"],
+            "SYZYGY_STAGE_BASELINE must be a dict mapping app labels to the name of "
+            "a migration of the app, as `manage.py stagebaseline` prints it, not "
+            "list.",
+        ),
+        (
+            {"alpha.0002": "0002_mixed"},
+            "SYZYGY_STAGE_BASELINE has the key 'alpha.0002'; keys must be app labels.",
+        ),
+        (
+            {"alpha": "0002_mixed.py"},
+            "SYZYGY_STAGE_BASELINE['alpha'] is '0002_mixed.py'; it must be the name "
+            "of a migration of the app, such as '0042_alter_author_name'.",
+        ),
+    ],
+)
+def test_bad_stage_baselines_are_refused(value: object, message: str) -> None:
+    with (
+        override_settings(SYZYGY_STAGE_BASELINE=value),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        stage_config()
+    assert str(raised.value) == message

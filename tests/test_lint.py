@@ -19,7 +19,7 @@ from django.test.utils import override_settings
 import syzygy
 from syzygy import Stage, conf
 from syzygy.lint import IDS, check_unsafe_operations
-from syzygy.reviews import LINT_IDS
+from syzygy.reviews import LINT_IDS, reviews_of
 
 pytestmark = pytest.mark.django_db
 
@@ -570,3 +570,14 @@ def test_reviewed_records_the_reviews_on_the_operation() -> None:
 
 def test_review_ids_are_the_lint_ids() -> None:
     assert LINT_IDS == IDS
+
+
+def test_reviews_of_a_migration_must_be_a_dict() -> None:
+    migration = Migration("0002_author_name_index", "alpha")
+    migration.reviewed_checks = ["syzygy.W002"]  # type: ignore[attr-defined]
+    assert reviews_of(migration) == (
+        {},
+        "reviewed_checks is list, not a dict mapping lint ids (syzygy.W002 to "
+        "syzygy.W008) to the reason of the review, a non-empty string",
+    )
+    assert reviews_of(Migration("0001_initial", "alpha")) == ({}, None)

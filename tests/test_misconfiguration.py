@@ -7,6 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import override_settings
+
+from syzygy.lint import check_unsafe_operations
 
 from .projects import manage, write_project
 from .quorum_support import closed_port
@@ -148,3 +154,50 @@ DATABASES = {{
             "can't be linted: its migration history can't be read (connection "
         )
         assert f"port {port} failed" in errors[0]
+
+
+@pytest.mark.django_db
+def test_migrate_validates_every_setting_before_anything() -> None:
+    with (
+        override_settings(SYZYGY_LOCK_RETRIES="3"),
+        pytest.raises(CommandError) as raised,
+    ):
+        call_command("migrate", skip_checks=True, verbosity=0)
+    assert str(raised.value) == (
+        "SYZYGY_LOCK_RETRIES is '3'; accepted values are whole numbers from 0."
+    )
+
+
+@pytest.mark.django_db
+def test_the_1x_stage_option_takes_a_stage() -> None:
+    with pytest.raises(CommandError) as raised:
+        call_command("migrate", stage="LATER", verbosity=0)
+    assert str(raised.value) == (
+        "--stage must be PRE_DEPLOY or POST_DEPLOY, not 'LATER'."
+    )
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="an unreachable server is a PostgreSQL matter "
+    "(SYZYGY_TEST_DATABASE=postgresql)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_lint_of_an_unreachable_database_is_one_error() -> None:
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = str(closed_port())
+    try:
+        messages = check_unsafe_operations(databases=["default"])
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    assert [message.id for message in messages] == ["syzygy.E004"]
+    assert messages[0].msg.startswith(
+        "The migrations not yet applied on database 'default' can't be linted: "
+        "its migration history can't be read (connection"
+    )
+    assert messages[0].hint == (
+        "Check DATABASES['default'] and that the database server is running and "
+        "reachable."
+    )

@@ -520,3 +520,54 @@ def test_pre_deploy_plan_reads_the_stage_settings() -> None:
     assert pre_deploy_plan([(remove, False)], graph) == []
     with override_settings(MIGRATION_STAGES_OVERRIDE={"alpha.0002": "PRE_DEPLOY"}):
         assert names(pre_deploy_plan([(remove, False)], graph)) == ["alpha.0002"]
+
+
+# The baseline
+
+
+def test_mixed_migrations_up_to_the_baseline_have_no_stage_in_a_plan() -> None:
+    """Through a merge of two branches, and in another app not at all."""
+    initial = make_migration("alpha", "0001", PRE_OPERATION)
+    left = make_migration(
+        "alpha",
+        "0002_left",
+        PRE_OPERATION,
+        POST_OPERATION,
+        dependencies=[("alpha", "0001")],
+    )
+    right = make_migration(
+        "alpha",
+        "0002_right",
+        PRE_OPERATION,
+        POST_OPERATION,
+        dependencies=[("alpha", "0001")],
+    )
+    merge = make_migration(
+        "alpha",
+        "0003_merge",
+        dependencies=[("alpha", "0002_left"), ("alpha", "0002_right")],
+    )
+    later = make_migration(
+        "alpha",
+        "0004",
+        PRE_OPERATION,
+        POST_OPERATION,
+        dependencies=[("alpha", "0003_merge")],
+    )
+    other = make_migration("beta", "0001", PRE_OPERATION, POST_OPERATION)
+    graph = make_graph(initial, left, right, merge, later, other)
+    plan = [(each, False) for each in (initial, left, right, merge, later, other)]
+    steps = plan_stages(plan, graph, config(baseline={"alpha": "0003_merge"}))
+    assert [(step.stage, step.origin) for step in steps] == [
+        (Stage.PRE_DEPLOY, Origin.INFERRED),
+        (None, Origin.BASELINE),
+        (None, Origin.BASELINE),
+        (Stage.PRE_DEPLOY, Origin.NO_OPERATIONS),
+        (None, Origin.AMBIGUOUS),
+        (None, Origin.AMBIGUOUS),
+    ]
+    with pytest.raises(AmbiguousStage, match="behind the baseline"):
+        pre_deploy_plan(plan[:2], graph, config(baseline={"alpha": "0003_merge"}))
+    # A baseline that names no migration makes no history.
+    steps = plan_stages(plan[:2], graph, config(baseline={"alpha": "0009"}))
+    assert steps[1].origin is Origin.AMBIGUOUS

@@ -1,0 +1,1 @@
+"""A squashed migration of mixed stages whose replaced migrations are gone."""
