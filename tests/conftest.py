@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
 from .makemigrations_harness import Case
@@ -99,6 +101,20 @@ def use_scenario(
                     )
     for override in reversed(overrides):
         override.disable()
+
+
+@pytest.fixture
+def unrecorded_database(transactional_db: None) -> Iterator[None]:
+    """Make the database look like no migration was ever applied to it."""
+    recorder = MigrationRecorder(connection)
+    rows = list(recorder.migration_qs.values_list("app", "name", "applied"))
+    recorder.migration_qs.all().delete()
+    try:
+        yield
+    finally:
+        recorder.migration_qs.bulk_create(
+            recorder.Migration(app=app, name=name, applied=at) for app, name, at in rows
+        )
 
 
 @pytest.fixture

@@ -113,20 +113,21 @@ class Case:
 
 
 @contextmanager
-def makemigrations_case(label: str, root: Path) -> Iterator[Case]:
-    """Install the case app with a fresh copy of its old migrations."""
+def makemigrations_case(
+    label: str, root: Path, cases: str = "tests.makemigrations_cases"
+) -> Iterator[Case]:
+    """Install the case app ``<cases>.<label>`` with a fresh copy of its old
+    migrations."""
     package = f"syzygy_case_{uuid.uuid4().hex[:8]}"
     directory = root / package / "migrations"
-    shutil.copytree(CASES / label / "migrations_before", directory)
+    cases_directory = Path(CASES.parent.parent, *cases.split("."))
+    shutil.copytree(cases_directory / label / "migrations_before", directory)
     (root / package / "__init__.py").touch()
     sys.path.insert(0, str(root))
     case = Case(label, directory, f"{package}.migrations")
     try:
         with override_settings(
-            INSTALLED_APPS=[
-                *settings.INSTALLED_APPS,
-                f"tests.makemigrations_cases.{label}",
-            ],
+            INSTALLED_APPS=[*settings.INSTALLED_APPS, f"{cases}.{label}"],
             MIGRATION_MODULES={**settings.MIGRATION_MODULES, label: case.module},
         ):
             try:

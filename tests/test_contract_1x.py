@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -69,12 +68,12 @@ from syzygy.quorum import (
 )
 
 from .catalogue import table_columns, table_names
-from .makemigrations_harness import Case
+from .makemigrations_harness import Case, makemigrations_case
 from .quorum_support import require_redis
 
 Scenario = Callable[[str], None]
 PRE_DEPLOY, POST_DEPLOY = Stage.PRE_DEPLOY, Stage.POST_DEPLOY
-CONTRACT = Path(__file__).parent / "migrations_scenarios" / "contract_1x"
+CONTRACT_CASES = "tests.migrations_scenarios.contract_1x"
 CACHE_QUORUM = "syzygy.quorum.backends.cache.CacheQuorum"
 # The waiting parties' error when the applying one fails, word for word 1.x's.
 REMOTE_FAILURE = "Error encountered by remote party while applying migration, aborting."
@@ -458,20 +457,6 @@ def test_migrate_accepts_the_1x_stage_option(use_scenario: Scenario) -> None:
     ]
 
 
-@pytest.fixture
-def unrecorded_database(transactional_db: None) -> Iterator[None]:
-    """Make the database look like no migration was ever applied to it."""
-    recorder = MigrationRecorder(connection)
-    rows = list(recorder.migration_qs.values_list("app", "name", "applied"))
-    recorder.migration_qs.all().delete()
-    try:
-        yield
-    finally:
-        recorder.migration_qs.bulk_create(
-            recorder.Migration(app=app, name=name, applied=at) for app, name, at in rows
-        )
-
-
 def test_pre_deploy_applies_the_whole_plan_on_a_database_without_migrations(
     use_scenario: Scenario, unrecorded_database: None
 ) -> None:
@@ -676,41 +661,15 @@ def test_migrations_checks_accept_an_empty_migrations_package(
 # makemigrations
 
 
-@contextmanager
-def contract_case(label: str, root: Path) -> Iterator[Case]:
-    """Install the app ``contract_1x/<label>`` with a fresh copy of its old
-    migrations, as tests/makemigrations_harness.py does for its cases."""
-    package = f"syzygy_contract_{uuid.uuid4().hex[:8]}"
-    directory = root / package / "migrations"
-    shutil.copytree(CONTRACT / label / "migrations_before", directory)
-    (root / package / "__init__.py").touch()
-    sys.path.insert(0, str(root))
-    case = Case(label, directory, f"{package}.migrations")
-    try:
-        with override_settings(
-            INSTALLED_APPS=[
-                *settings.INSTALLED_APPS,
-                f"tests.migrations_scenarios.contract_1x.{label}",
-            ],
-            MIGRATION_MODULES={**settings.MIGRATION_MODULES, label: case.module},
-        ):
-            try:
-                yield case
-            finally:
-                if case.applied():
-                    call_command("migrate", label, "zero", verbosity=0)
-    finally:
-        sys.path.remove(str(root))
-        for name in [name for name in sys.modules if name.startswith(package)]:
-            del sys.modules[name]
-
-
 @pytest.fixture
 def open_case(
     tmp_path: Path, transactional_db: None
 ) -> Iterator[Callable[[str], Case]]:
+    """Install a case of migrations_scenarios/contract_1x/ (see the harness)."""
     with ExitStack() as stack:
-        yield lambda label: stack.enter_context(contract_case(label, tmp_path / label))
+        yield lambda label: stack.enter_context(
+            makemigrations_case(label, tmp_path / label, CONTRACT_CASES)
+        )
 
 
 def written_stages(case: Case) -> list[Stage | None]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -214,20 +214,6 @@ def test_pre_deploy_reports_ambiguous_stage_as_command_error(
     ):
         migrate("alpha", pre_deploy=True)
     assert applied("alpha") == ["0001_initial"]
-
-
-@pytest.fixture
-def unrecorded_database(transactional_db: None) -> Iterator[None]:
-    """Make the database look like no migration was ever applied to it."""
-    recorder = MigrationRecorder(connection)
-    rows = list(recorder.migration_qs.values_list("app", "name", "applied"))
-    recorder.migration_qs.all().delete()
-    try:
-        yield
-    finally:
-        recorder.migration_qs.bulk_create(
-            recorder.Migration(app=app, name=name, applied=at) for app, name, at in rows
-        )
 
 
 def test_pre_deploy_applies_the_whole_plan_on_a_database_without_recorded_migrations(
