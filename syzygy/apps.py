@@ -10,6 +10,7 @@ class SyzygyConfig(AppConfig):
 
     def ready(self) -> None:
         from .checks import (
+            check_commands,
             check_migration_stages,
             check_settings,
             check_stage_setting_keys,
@@ -19,6 +20,7 @@ class SyzygyConfig(AppConfig):
         # Settings are validated by a check, which reports a misconfigured
         # project in one line at start-up rather than in a traceback.
         checks.register(check_settings, "migrations")
+        checks.register(check_commands, "migrations")
         # The "migrations" tag is the one django-syzygy 1.x used.
         checks.register(check_migration_stages, "migrations")
         checks.register(check_stage_setting_keys, "migrations")

@@ -13,6 +13,7 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import get_commands, load_command_class
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 
@@ -21,6 +22,8 @@ from .exceptions import AmbiguousStage
 from .plan import history, migration_stage
 
 __all__ = (
+    "ambiguous_migrations",
+    "check_commands",
     "check_migration_stages",
     "check_settings",
     "check_stage_setting_keys",
@@ -55,52 +58,81 @@ def check_migration_stages(
         return []  # syzygy.E003 reports it.
     errors: list[CheckMessage] = []
     for app_config in apps.get_app_configs() if app_configs is None else app_configs:
-        migrations = {
-            migration.name: migration for migration in _disk_migrations(app_config)
-        }
-        history = _disk_history(app_config.label, migrations, config)
-        for name, migration in sorted(migrations.items()):
-            if name in history:
-                continue
-            try:
-                migration_stage(migration, config)
-            except AmbiguousStage as exc:
-                errors.append(
-                    Error(
-                        str(exc),
-                        hint=(
-                            "Set `stage = syzygy.Stage.PRE_DEPLOY` or "
-                            "`syzygy.Stage.POST_DEPLOY` on the Migration class, "
-                            "split its operations into one migration per stage "
-                            "if it isn't applied anywhere yet, or, for a "
-                            "migration you don't control, set its stage in "
-                            "MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK. "
-                            "If it ran on every database long ago, run "
-                            "`manage.py stagebaseline` instead."
-                        ),
-                        obj=migration,
-                        id=ID,
-                    )
-                )
+        errors.extend(
+            Error(
+                str(exc),
+                hint=(
+                    "Set `stage = syzygy.Stage.PRE_DEPLOY` or "
+                    "`syzygy.Stage.POST_DEPLOY` on the Migration class, split its "
+                    "operations into one migration per stage if it isn't applied "
+                    "anywhere yet, or, for a migration you don't control, set its "
+                    "stage in MIGRATION_STAGES_OVERRIDE or MIGRATION_STAGES_FALLBACK. "
+                    "If it ran on every database long ago, run "
+                    "`manage.py stagebaseline` instead."
+                ),
+                obj=migration,
+                id=ID,
+            )
+            for migration, exc in ambiguous_migrations(app_config, config)
+        )
     return errors
+
+
+def ambiguous_migrations(
+    app_config: AppConfig, config: conf.StageConfig
+) -> list[tuple[Migration, AmbiguousStage]]:
+    """Return the migration files of an app whose stage is ambiguous and that
+    its baseline doesn't make history, each with the error that says why."""
+    migrations = {
+        migration.name: migration for migration in _disk_migrations(app_config)
+    }
+    history = _disk_history(app_config.label, migrations, config)
+    ambiguous = []
+    for name, migration in sorted(migrations.items()):
+        if name in history:
+            continue
+        try:
+            migration_stage(migration, config)
+        except AmbiguousStage as exc:
+            ambiguous.append((migration, exc))
+    return ambiguous
 
 
 def _disk_history(
     app_label: str, migrations: dict[str, Migration], config: conf.StageConfig
 ) -> set[str]:
-    """Return the names of the migrations of an app up to its baseline."""
+    """Return the names of the migrations of an app up to its baseline.
+
+    Squashed migrations count with the migrations they replace: later
+    migrations may depend on either.
+    """
     baseline = config.baseline.get(app_label)
     if baseline not in migrations:
         return set()  # No baseline, or syzygy.W001 reports it.
 
-    def parents(name: str) -> list[str]:
+    def same_app(keys: Iterable[tuple[str, str]]) -> set[str]:
+        return {name for label, name in keys if label == app_label}
+
+    def parents(name: str) -> set[str]:
         migration = migrations.get(name)
         if migration is None:
-            return []
-        related = [*migration.dependencies, *(migration.replaces or ())]
-        return [key[1] for key in related if key[0] == app_label]
+            return set()  # Replaced, and deleted since.
+        return same_app([*migration.dependencies, *(migration.replaces or ())])
 
-    return history(baseline, parents)
+    names = history(baseline, parents)
+    squashes = {
+        name: same_app(migration.replaces)
+        for name, migration in migrations.items()
+        if migration.replaces
+    }
+    grown = True
+    while grown:
+        grown = False
+        for name, replaced in squashes.items():
+            if name not in names and replaced <= names:
+                names |= history(name, parents)
+                grown = True
+    return names
 
 
 @contextmanager
@@ -116,6 +148,46 @@ def stages_left_to_the_plan() -> Iterator[None]:
         yield
     finally:
         _left_to_the_plan.reset(token)
+
+
+def check_commands(**kwargs: Any) -> list[CheckMessage]:
+    """Report a ``migrate`` or ``makemigrations`` command of another app that
+    hides syzygy's (``syzygy.W010``).
+
+    Django runs the command of the first app in ``INSTALLED_APPS`` that has
+    one: ``migrate --pre-deploy`` would be an unknown option.
+    """
+    warnings: list[CheckMessage] = []
+    for name, extended in _COMMANDS.items():
+        app_name = get_commands().get(name)
+        if app_name in (None, "syzygy"):
+            continue
+        module, class_name = extended.rsplit(".", 1)
+        syzygy_class = getattr(import_module(module), class_name)
+        if isinstance(load_command_class(app_name, name), syzygy_class):
+            continue
+        warnings.append(
+            Warning(
+                f"The {name} command is the one of {app_name}, which doesn't "
+                f"extend syzygy's: `{name}` runs without syzygy.",
+                hint=(
+                    f"Put 'syzygy' before '{app_name}' in INSTALLED_APPS, or, to "
+                    f"keep both, write a {name} command that combines them "
+                    f"(syzygy's is {extended})."
+                ),
+                id="syzygy.W010",
+            )
+        )
+    return warnings
+
+
+# syzygy's commands, and the class another command must extend to keep it.
+_COMMANDS = {
+    "migrate": "syzygy.management.commands.migrate.Command",
+    "makemigrations": (
+        "syzygy.management.commands.makemigrations.StageAwareMakemigrationsMixin"
+    ),
+}
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:

@@ -9,6 +9,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.state import ProjectState
 from django.db.models import Field
 
 __all__ = (
@@ -22,6 +23,7 @@ __all__ = (
     "new_connection",
     "set_migrate_executor",
     "unique_statement",
+    "unrendered_copy",
 )
 
 
@@ -35,6 +37,19 @@ def get_migrate_executor() -> type[MigrationExecutor]:
 def set_migrate_executor(executor_class: type[MigrationExecutor]) -> None:
     """Make the ``migrate`` command instantiate ``executor_class``."""
     migrate.MigrationExecutor = executor_class  # type: ignore[attr-defined]
+
+
+def unrendered_copy(state: ProjectState) -> ProjectState:
+    """Return a copy of ``state`` without its rendered apps, which its next
+    user renders again if it needs them."""
+    # ProjectState.clone() less the copy of the rendered apps, the slow part
+    # on a large project (Django 5.2 to 6.1).
+    copy = ProjectState(
+        models={key: model.clone() for key, model in state.models.items()},
+        real_apps=state.real_apps,
+    )
+    copy.is_delayed = state.is_delayed
+    return copy
 
 
 def effective_default(field: Field[Any, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from django.db.migrations.state import ProjectState
 
 from . import conf
 from .batches import Stream
-from .compat import get_migrate_executor, set_migrate_executor
+from .compat import get_migrate_executor, set_migrate_executor, unrendered_copy
 from .constants import Stage
 from .locks import LockRetriesExhausted, bounded_lock_waits, retrying_lock_timeouts
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
@@ -135,17 +136,21 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         def on_retry(delay: float) -> None:
             current.on_lock_retry(migration, delay)
 
-        def attempt() -> ProjectState:
-            # Applying mutates the state it is given: keep the original.
-            attempt_state = state.clone()
+        def attempt(attempt_state: ProjectState) -> ProjectState:
             with bounded_lock_waits(self.connection, policy, on_retry):
                 return run(attempt_state, migration, fake, **options)
 
         try:
             if not migration.atomic:
-                return attempt()
+                return attempt(state)
+            # Applying mutates the state it is given: a retry starts from a
+            # copy taken before, without the rendered apps, slow to copy.
+            pristine = unrendered_copy(state)
+            states = itertools.chain(
+                [state], (pristine.clone() for _ in itertools.count())
+            )
             return retrying_lock_timeouts(
-                attempt,
+                lambda: attempt(next(states)),
                 policy,
                 what="its locks could not be taken",
                 on_retry=on_retry,

@@ -179,6 +179,10 @@ _SAME_COLUMN_TYPE = {
     "FilePathField": "CharField",
     # Both take the type of the target's primary key.
     "OneToOneField": "ForeignKey",
+    # The same column with a check constraint (PostgreSQL).
+    "PositiveIntegerField": "IntegerField",
+    "PositiveBigIntegerField": "BigIntegerField",
+    "PositiveSmallIntegerField": "SmallIntegerField",
 }
 
 

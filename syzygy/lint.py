@@ -142,16 +142,16 @@ def check_unsafe_operations(
         stages = conf.stage_config()
     except ImproperlyConfigured:
         return []  # syzygy.E003 reports it.
-    messages: list[CheckMessage] = []
+    messages: dict[tuple[Any, ...], CheckMessage] = {}
     for alias in databases:
         try:
             found = _lint_database(alias, app_labels, lint, stages)
         except DatabaseError as exc:
             found = [_unreachable(alias, exc)]
         for message in found:
-            if message not in messages:
-                messages.append(message)
-    return messages
+            key = (message.level, message.msg, message.hint, message.id, message.obj)
+            messages.setdefault(key, message)
+    return list(messages.values())
 
 
 def _unreachable(alias: str, error: DatabaseError) -> CheckMessage:
@@ -194,7 +194,7 @@ def _lint_database(
         return []
     last = max(index for index, key in enumerate(plan) if key in linted)
     state = ProjectState(real_apps=loader.unmigrated_apps)
-    new_tables: dict[Key, Stage | None] = {}
+    new_tables: dict[str, Stage | None] = {}
     messages: list[CheckMessage] = []
     for key in plan[: last + 1]:
         migration = loader.graph.nodes[key]
@@ -216,9 +216,14 @@ def _lint_database(
                     for finding in _findings(operation, context)
                     if finding.id not in reviewed
                 )
-            if key in unapplied:
-                _track_new_tables(operation, migration.app_label, stage, new_tables)
+            if key not in unapplied:
+                operation.state_forwards(migration.app_label, state)
+                continue
+            old_table = _table_of(operation, migration.app_label, state)
             operation.state_forwards(migration.app_label, state)
+            _track_new_tables(
+                operation, migration.app_label, stage, old_table, state, new_tables
+            )
     return messages
 
 
@@ -277,21 +282,60 @@ def _resolved_stage(
         return None
 
 
+def _swapped(model: ModelState) -> bool:
+    """Return whether a setting swaps a swappable model for another, as
+    ``AUTH_USER_MODEL`` does: it has no table."""
+    setting = model.options.get("swappable")
+    swapped_for = getattr(settings, setting, None) if setting else None
+    label = f"{model.app_label}.{model.name_lower}"
+    return isinstance(swapped_for, str) and swapped_for.lower() != label
+
+
+def _table_of(operation: Operation, app_label: str, state: ProjectState) -> str | None:
+    """Return the table of the model an operation renames, moves or deletes,
+    as ``state`` has it; ``None`` for other operations."""
+    if isinstance(operation, operations.RenameModel):
+        model_name = operation.old_name_lower
+    elif isinstance(operation, (operations.AlterModelTable, operations.DeleteModel)):
+        model_name = operation.name_lower
+    else:
+        return None
+    model = state.models.get((app_label, model_name))
+    return None if model is None else table_name(model)
+
+
 def _track_new_tables(
     operation: Operation,
     app_label: str,
     stage: Stage | None,
-    new_tables: dict[Key, Stage | None],
+    old_table: str | None,
+    state: ProjectState,
+    new_tables: dict[str, Stage | None],
 ) -> None:
-    """Record the tables an unapplied migration creates, with its stage."""
+    """Record the tables an unapplied migration creates, with its stage, and
+    follow them when they are renamed.
+
+    ``old_table`` is the table of the model the operation renames, moves or
+    deletes, before it; ``state`` is the state after it. Tables are known by
+    name: a model the state moves to another app keeps its new table.
+    """
     if isinstance(operation, operations.CreateModel):
-        new_tables[app_label, operation.name_lower] = stage
-    elif isinstance(operation, operations.RenameModel):
-        old_key = (app_label, operation.old_name_lower)
-        if old_key in new_tables:
-            new_tables[app_label, operation.new_name_lower] = new_tables.pop(old_key)
-    elif isinstance(operation, operations.DeleteModel):
-        new_tables.pop((app_label, operation.name_lower), None)
+        new_tables[table_name(state.models[app_label, operation.name_lower])] = stage
+    elif isinstance(operation, operations.SeparateDatabaseAndState):
+        for database_operation in operation.database_operations:
+            if isinstance(database_operation, operations.CreateModel):
+                table = database_operation.options.get("db_table")
+                new_tables[table or f"{app_label}_{database_operation.name_lower}"] = (
+                    stage
+                )
+    elif old_table in new_tables:
+        created = new_tables.pop(old_table)
+        if isinstance(operation, operations.RenameModel):
+            new_model = state.models[app_label, operation.new_name_lower]
+            new_tables[table_name(new_model)] = created
+        elif isinstance(operation, operations.AlterModelTable):
+            moved = state.models[app_label, operation.name_lower]
+            new_tables[table_name(moved)] = created
 
 
 @dataclass(frozen=True)
@@ -311,7 +355,7 @@ class _Context:
     migration: Migration
     resolved: ResolvedStage | None
     state: ProjectState
-    new_tables: dict[Key, Stage | None]
+    new_tables: dict[str, Stage | None]
 
     @property
     def stage(self) -> Stage | None:
@@ -325,16 +369,20 @@ class _Context:
         A table created by a migration also unapplied on the database is
         empty, unless it was created pre-deploy and the operation runs
         post-deploy: the new code has written to it in between.
-        Unmanaged and proxy models, and models the database routers keep
-        off the database, have no table the operation could lock.
+        Unmanaged, proxy and swapped models, and models the database routers
+        keep off the database, have no table the operation could lock.
         """
         key = (self.migration.app_label, model_name)
-        if key in self.new_tables and not (
-            self.new_tables[key] is Stage.PRE_DEPLOY and self.stage is Stage.POST_DEPLOY
+        model: ModelState = self.state.models[key]
+        table = table_name(model)
+        if table in self.new_tables and not (
+            self.new_tables[table] is Stage.PRE_DEPLOY
+            and self.stage is Stage.POST_DEPLOY
         ):
             return None
-        model: ModelState = self.state.models[key]
         if not model.options.get("managed", True) or model.options.get("proxy"):
+            return None
+        if _swapped(model):
             return None
         if not router.allow_migrate(self.alias, key[0], model_name=model_name):
             return None

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core.checks import Error, run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
@@ -13,7 +14,11 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import override_settings
 
 from syzygy import Stage
-from syzygy.checks import check_migration_stages, check_stage_setting_keys
+from syzygy.checks import (
+    check_commands,
+    check_migration_stages,
+    check_stage_setting_keys,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +214,24 @@ def test_stage_checks_leave_invalid_settings_to_syzygy_e003() -> None:
         assert check_migration_stages() == []
         assert check_stage_setting_keys() == []
         assert [error.id for error in run_checks()] == ["syzygy.E003"]
+
+
+def test_commands_of_another_app_that_hide_syzygys_are_reported() -> None:
+    assert check_commands() == []
+    with override_settings(
+        INSTALLED_APPS=["tests.overriding", *settings.INSTALLED_APPS]
+    ):
+        warnings = check_commands()
+    # Its makemigrations combines syzygy's with its own.
+    assert [(warning.id, warning.msg) for warning in warnings] == [
+        (
+            "syzygy.W010",
+            "The migrate command is the one of tests.overriding, which doesn't "
+            "extend syzygy's: `migrate` runs without syzygy.",
+        )
+    ]
+    assert warnings[0].hint == (
+        "Put 'syzygy' before 'tests.overriding' in INSTALLED_APPS, or, to keep "
+        "both, write a migrate command that combines them (syzygy's is "
+        "syzygy.management.commands.migrate.Command)."
+    )

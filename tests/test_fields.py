@@ -79,6 +79,10 @@ def test_added_constraints_are_what_the_new_column_has_and_the_old_lacks(
             models.DecimalField(max_digits=7, decimal_places=2),
         ),
         (models.IntegerField(), models.IntegerField(null=True, default=1)),
+        # The same column, with or without a check constraint.
+        (models.IntegerField(), models.PositiveIntegerField()),
+        (models.PositiveSmallIntegerField(), models.SmallIntegerField()),
+        (models.BigIntegerField(), models.PositiveBigIntegerField()),
         (
             models.ForeignKey("alpha.author", models.CASCADE),
             models.OneToOneField("alpha.author", models.CASCADE),
@@ -99,6 +103,7 @@ def test_metadata_only_changes_keep_the_table(
     ("old_field", "new_field"),
     [
         (models.IntegerField(), models.BigIntegerField()),
+        (models.PositiveSmallIntegerField(), models.PositiveIntegerField()),
         (models.AutoField(primary_key=True), models.BigAutoField(primary_key=True)),
         (models.IntegerField(), models.CharField(max_length=10)),
         (models.CharField(max_length=100), models.CharField(max_length=50)),

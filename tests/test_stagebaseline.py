@@ -7,6 +7,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test.utils import override_settings
@@ -213,3 +214,24 @@ Migration class (or set MIGRATION_STAGES_OVERRIDE['alpha.0002_mixed'])."""
     assert "alpha.0002_mixed  [pre-deploy, reverting a post-deploy" in (
         stdout.getvalue()
     )
+
+
+def test_baseline_covers_squashed_migrations_and_those_they_replace() -> None:
+    """Later migrations depend on the replaced migrations, and nothing on the
+    squash, as in long histories squashed several times."""
+    with override_settings(
+        MIGRATION_MODULES={"alpha": f"{SCENARIOS}.squashed_kept.alpha", "beta": None}
+    ):
+        assert [str(error.obj) for error in run_checks()] == [
+            "alpha.0001_squashed_0002_mixed",
+            "alpha.0002_mixed",
+        ]
+        output = stagebaseline()
+        assert output.endswith(
+            "they need no stage (2 of them mix stages).\n"
+            "SYZYGY_STAGE_BASELINE = {\n"
+            "    'alpha': '0003_author_nickname',\n"
+            "}\n"
+        )
+        with override_settings(SYZYGY_STAGE_BASELINE={"alpha": "0003_author_nickname"}):
+            assert run_checks() == []

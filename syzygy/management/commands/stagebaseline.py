@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.apps import apps
@@ -9,8 +10,7 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 
 from syzygy import conf
-from syzygy.exceptions import AmbiguousStage
-from syzygy.plan import graph_history, migration_stage
+from syzygy.checks import ambiguous_migrations
 
 
 class Command(BaseCommand):
@@ -41,21 +41,26 @@ class Command(BaseCommand):
         except (ImproperlyConfigured, LookupError) as exc:
             raise CommandError(str(exc)) from exc
         graph = MigrationLoader(None, ignore_no_migrations=True).graph
-        baseline = dict(config.baseline)
-        mixed = 0
-        for app_label in sorted({key[0] for key in graph.nodes}):
-            ambiguous = _ambiguous(graph, app_label, config)
-            covered = graph_history(graph, app_label, baseline.get(app_label, ""))
-            if app_label in app_labels or not ambiguous <= covered:
-                baseline[app_label] = _leaf(graph, app_label)
-                covered = graph_history(graph, app_label, baseline[app_label])
-            mixed += len(ambiguous & covered)
-        missing = sorted(set(app_labels) - {key[0] for key in graph.nodes})
+        migrated = {app_label for app_label, _ in graph.nodes}
+        missing = sorted(set(app_labels) - migrated)
         if missing:
             raise CommandError(f"App '{missing[0]}' has no migrations.")
+        baseline = dict(config.baseline)
+        for app_config in apps.get_app_configs():
+            label = app_config.label
+            if label in migrated and (
+                label in app_labels or ambiguous_migrations(app_config, config)
+            ):
+                baseline[label] = _leaf(graph, label)
         if not baseline:
             self.stdout.write("No migration mixes stages: no baseline is needed.")
             return
+        # syzygy.E001 reports what the baseline leaves out, if anything.
+        without_baseline = replace(config, baseline={})
+        mixed = sum(
+            len(ambiguous_migrations(apps.get_app_config(label), without_baseline))
+            for label in baseline
+        )
         self.stdout.write(
             "# The migrations up to these ran on every database before syzygy\n"
             "# managed the deploys: they need no stage "
@@ -65,21 +70,6 @@ class Command(BaseCommand):
         for app_label, name in sorted(baseline.items()):
             self.stdout.write(f"    {app_label!r}: {name!r},")
         self.stdout.write("}")
-
-
-def _ambiguous(
-    graph: MigrationGraph, app_label: str, config: conf.StageConfig
-) -> set[str]:
-    """Return the names of the migrations of an app whose stage is ambiguous."""
-    names = set()
-    for (label, name), migration in graph.nodes.items():
-        if label != app_label or migration is None:
-            continue
-        try:
-            migration_stage(migration, config)
-        except AmbiguousStage:
-            names.add(name)
-    return names
 
 
 def _leaf(graph: MigrationGraph, app_label: str) -> str:
