@@ -601,3 +601,9 @@ def test_tables_are_known_by_name_and_swapped_models_have_none(
         assert found(lint()) == [("syzygy.W002", "beta.0002_checkin_code_index")]
     with override_settings(SYZYGY_TEST_TOKEN_MODEL="alpha.Token"):
         assert len(lint()) == 2
+    # The table SeparateDatabaseAndState creates exists once it is applied.
+    migrate("beta", "0003")
+    assert found(lint()) == [
+        ("syzygy.W002", "alpha.0003_token_key_index"),
+        ("syzygy.W002", "beta.0004_shelf_name_index"),
+    ]

@@ -27,7 +27,13 @@ from syzygy.quorum.backends import cache
 from syzygy.quorum.backends.base import Outcome
 
 from . import quorum_steps
-from .quorum_support import FAST_LIVENESS, THREAD_QUORUM, require_postgresql
+from .quorum_support import (
+    FAST_LIVENESS,
+    THREAD_QUORUM,
+    closed_port,
+    redis_caches,
+    require_postgresql,
+)
 
 Scenario = Callable[[str], None]
 CACHE_QUORUM = "syzygy.quorum.backends.cache.CacheQuorum"
@@ -288,6 +294,23 @@ def test_a_misconfigured_backend_fails_before_anything_is_applied() -> None:
         pytest.raises(CommandError, match=r"^--quorum 2: CacheQuorum's alias is 'x'"),
     ):
         migrate("alpha", quorum=2)
+    assert applied() == []
+
+
+@pytest.mark.usefixtures("quorum_scenario")
+def test_an_unavailable_cache_fails_in_one_line_before_anything_is_applied() -> None:
+    with (
+        override_settings(
+            CACHES=redis_caches(f"redis://127.0.0.1:{closed_port()}/0"),
+            MIGRATION_QUORUM_BACKEND={"backend": CACHE_QUORUM, "alias": "quorum"},
+        ),
+        pytest.raises(CommandError) as raised,
+    ):
+        migrate("alpha", quorum=2)
+    assert str(raised.value).startswith(
+        "The cache 'quorum' of the quorum (django_redis.cache.RedisCache) is "
+        "unavailable: "
+    )
     assert applied() == []
 
 
