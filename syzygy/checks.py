@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -83,8 +85,11 @@ def ambiguous_migrations(
 ) -> list[tuple[Migration, AmbiguousStage]]:
     """Return the migration files of an app whose stage is ambiguous and that
     its baseline doesn't make history, each with the error that says why."""
+    # Walking the history back from a baseline needs every migration.
+    screened = app_config.label not in config.baseline
     migrations = {
-        migration.name: migration for migration in _disk_migrations(app_config)
+        migration.name: migration
+        for migration in _disk_migrations(app_config, screened=screened)
     }
     history = _disk_history(app_config.label, migrations, config)
     ambiguous = []
@@ -270,13 +275,18 @@ def _migration_names(app_config: AppConfig) -> set[str]:
         module = None
     if module is None or not hasattr(module, "__path__"):
         return set()
-    return _module_names(module.__path__)
+    return set(_module_paths(module.__path__))
 
 
-def _disk_migrations(app_config: AppConfig) -> Iterator[Migration]:
+def _disk_migrations(
+    app_config: AppConfig, *, screened: bool = False
+) -> Iterator[Migration]:
     """Yield the migrations of an app as its migrations package holds them.
 
-    Broken packages are left for Django's loader to report.
+    With ``screened``, leave out the migrations whose source shows that they
+    only use Django's own pre-deploy operations (see ``_plainly_pre_deploy``):
+    importing every migration is most of what the check costs. Broken
+    packages are left for Django's loader to report.
     """
     module_name, _ = MigrationLoader.migrations_module(app_config.label)
     if module_name is None:
@@ -288,25 +298,63 @@ def _disk_migrations(app_config: AppConfig) -> Iterator[Migration]:
     # A namespace package or a plain module holds no migrations.
     if getattr(module, "__file__", None) is None or not hasattr(module, "__path__"):
         return
-    for name in sorted(_module_names(module.__path__)):
+    for name, path in sorted(_module_paths(module.__path__).items()):
+        full_name = f"{module_name}.{name}"
+        if screened and full_name not in sys.modules and _plainly_pre_deploy(path):
+            continue
         try:
-            migration_class = import_module(f"{module_name}.{name}").Migration
+            migration_class = import_module(full_name).Migration
         except (ImportError, AttributeError):
             continue
         yield migration_class(name, app_config.label)
 
 
-def _module_names(paths: Iterable[str]) -> set[str]:
-    """Return the names of the Python modules of a package's directories.
+# A line that imports from Django's modules (or __future__) alone.
+_DJANGO_IMPORT = re.compile(
+    rb"[ \t]*(?:from[ \t]+(?:django(?:\.\w+)*|__future__)[ \t]+import\b[^;]*"
+    rb"|import[ \t]+django(?:\.\w+)*(?:[ \t]+as[ \t]+\w+)?[ \t]*)"
+)
+# What the source of a migration that isn't plainly pre-deploy holds.
+_STAGE_WORDS = (b"RemoveField", b"DeleteModel", b"stage", b"Stage")
+
+
+def _plainly_pre_deploy(path: str) -> bool:
+    """Return whether the source of a migration shows, without running it,
+    that all its operations are pre-deploy: it imports nothing but Django,
+    whose operations are pre-deploy but ``RemoveField`` and ``DeleteModel``,
+    which it doesn't name, and it sets no stage.
+
+    A line with "import" that isn't such an import, even a comment or a
+    string, tells nothing: the migration has to be imported.
+    """
+    try:
+        with open(path, "rb") as file:
+            source = file.read()
+    except OSError:
+        return False
+    if any(word in source for word in _STAGE_WORDS):
+        return False
+    index = source.find(b"import")
+    while index != -1:
+        start = source.rfind(b"\n", 0, index) + 1
+        end = source.find(b"\n", index)
+        if not _DJANGO_IMPORT.fullmatch(source, start, len(source) if end < 0 else end):
+            return False
+        index = source.find(b"import", index + 1)
+    return True
+
+
+def _module_paths(paths: Iterable[str]) -> dict[str, str]:
+    """Return the Python modules of a package's directories, by name.
 
     Like Django's loader, skip names starting with ``_`` or ``~``; scanning
     the directories is much cheaper than ``pkgutil.iter_modules``.
     """
-    names = set()
+    modules = {}
     for path in paths:
         with os.scandir(path) as entries:
             for entry in entries:
                 name, extension = os.path.splitext(entry.name)
                 if extension == ".py" and name[0] not in "_~" and entry.is_file():
-                    names.add(name)
-    return names
+                    modules[name] = entry.path
+    return modules

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -15,6 +17,7 @@ from django.test.utils import override_settings
 
 from syzygy import Stage
 from syzygy.checks import (
+    _plainly_pre_deploy,
     check_commands,
     check_migration_stages,
     check_stage_setting_keys,
@@ -235,3 +238,53 @@ def test_commands_of_another_app_that_hide_syzygys_are_reported() -> None:
         "both, write a migrate command that combines them (syzygy's is "
         "syzygy.management.commands.migrate.Command)."
     )
+
+
+def test_migrations_plainly_pre_deploy_are_decided_without_importing_them() -> None:
+    package = "tests.migrations_scenarios.screened.alpha"
+    for name in [name for name in sys.modules if name.startswith(f"{package}.")]:
+        del sys.modules[name]
+    with scenario("screened"):
+        assert [str(error.obj) for error in check_migration_stages()] == [
+            "alpha.0002_author_rating_drop_bio",
+            "alpha.0004_author_code_remove_author_city",
+        ]
+        imported = {name for name in sys.modules if name.startswith(f"{package}.")}
+        assert imported == {
+            f"{package}.0002_author_rating_drop_bio",
+            f"{package}.0004_author_code_remove_author_city",
+        }
+        # Walking back from a baseline needs them all.
+        with override_settings(SYZYGY_STAGE_BASELINE={"alpha": "0003_author_nickname"}):
+            assert [str(error.obj) for error in check_migration_stages()] == [
+                "alpha.0004_author_code_remove_author_city"
+            ]
+        assert f"{package}.0001_initial" in sys.modules
+
+
+HEADER = "from django.db import migrations, models\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "plain"),
+    [
+        (HEADER, True),
+        ("from __future__ import annotations\nimport django.db.models as m\n", True),
+        ("from django.db import (\n    migrations,\n    models,\n)\n", True),
+        (HEADER + "from django_extensions.db import fields\n", False),
+        (HEADER + "import django.db.models, tests.ops\n", False),
+        (HEADER + "from . import operations\n", False),
+        (HEADER + "from django.db import migrations; import tests.ops\n", False),
+        (HEADER + "ops = __import__('tests.ops')\n", False),
+        (HEADER + "# import nothing else\n", False),
+        (HEADER + "operations = [migrations.DeleteModel('Author')]\n", False),
+        (HEADER + "stage = None\n", False),
+    ],
+)
+def test_only_django_imports_and_no_removal_make_a_migration_plainly_pre_deploy(
+    tmp_path: Path, source: str, plain: bool
+) -> None:
+    path = tmp_path / "0002_migration.py"
+    path.write_text(source)
+    assert _plainly_pre_deploy(str(path)) is plain
+    assert _plainly_pre_deploy(str(tmp_path / "missing.py")) is False
