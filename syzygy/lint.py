@@ -219,11 +219,9 @@ def _lint_database(
             if key not in unapplied:
                 operation.state_forwards(migration.app_label, state)
                 continue
-            old_table = _table_of(operation, migration.app_label, state)
+            changes = list(_table_changes(operation, migration.app_label, state))
             operation.state_forwards(migration.app_label, state)
-            _track_new_tables(
-                operation, migration.app_label, stage, old_table, state, new_tables
-            )
+            _track_new_tables(changes, stage, new_tables)
     return messages
 
 
@@ -291,51 +289,55 @@ def _swapped(model: ModelState) -> bool:
     return isinstance(swapped_for, str) and swapped_for.lower() != label
 
 
-def _table_of(operation: Operation, app_label: str, state: ProjectState) -> str | None:
-    """Return the table of the model an operation renames, moves or deletes,
-    as ``state`` has it; ``None`` for other operations."""
+def _table_changes(
+    operation: Operation, app_label: str, state: ProjectState
+) -> Iterator[tuple[str | None, str | None]]:
+    """Yield ``(old, new)`` for each table an operation creates (``old`` is
+    ``None``), renames, or drops (``new`` is ``None``) on the database;
+    ``state`` is the state before it."""
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        for database_operation in operation.database_operations:
+            yield from _table_changes(database_operation, app_label, state)
+        return
+    if isinstance(operation, operations.CreateModel):
+        yield (
+            None,
+            operation.options.get("db_table") or f"{app_label}_{operation.name_lower}",
+        )
+        return
     if isinstance(operation, operations.RenameModel):
         model_name = operation.old_name_lower
     elif isinstance(operation, (operations.AlterModelTable, operations.DeleteModel)):
         model_name = operation.name_lower
     else:
-        return None
+        return
     model = state.models.get((app_label, model_name))
-    return None if model is None else table_name(model)
+    if model is None:
+        return
+    if isinstance(operation, operations.RenameModel):
+        new = model.options.get("db_table") or f"{app_label}_{operation.new_name_lower}"
+        yield table_name(model), new
+    elif isinstance(operation, operations.AlterModelTable):
+        yield table_name(model), operation.table or f"{app_label}_{model_name}"
+    else:
+        yield table_name(model), None
 
 
 def _track_new_tables(
-    operation: Operation,
-    app_label: str,
+    changes: list[tuple[str | None, str | None]],
     stage: Stage | None,
-    old_table: str | None,
-    state: ProjectState,
     new_tables: dict[str, Stage | None],
 ) -> None:
     """Record the tables an unapplied migration creates, with its stage, and
-    follow them when they are renamed.
-
-    ``old_table`` is the table of the model the operation renames, moves or
-    deletes, before it; ``state`` is the state after it. Tables are known by
-    name: a model the state moves to another app keeps its new table.
-    """
-    if isinstance(operation, operations.CreateModel):
-        new_tables[table_name(state.models[app_label, operation.name_lower])] = stage
-    elif isinstance(operation, operations.SeparateDatabaseAndState):
-        for database_operation in operation.database_operations:
-            if isinstance(database_operation, operations.CreateModel):
-                table = database_operation.options.get("db_table")
-                new_tables[table or f"{app_label}_{database_operation.name_lower}"] = (
-                    stage
-                )
-    elif old_table in new_tables:
-        created = new_tables.pop(old_table)
-        if isinstance(operation, operations.RenameModel):
-            new_model = state.models[app_label, operation.new_name_lower]
-            new_tables[table_name(new_model)] = created
-        elif isinstance(operation, operations.AlterModelTable):
-            moved = state.models[app_label, operation.name_lower]
-            new_tables[table_name(moved)] = created
+    follow them by name when they are renamed, whatever model the state
+    gives them."""
+    for old, new in changes:
+        if old is None:
+            new_tables[str(new)] = stage
+        elif old in new_tables:
+            created = new_tables.pop(old)
+            if new is not None:
+                new_tables[new] = created
 
 
 @dataclass(frozen=True)

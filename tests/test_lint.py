@@ -590,7 +590,7 @@ def test_tables_are_known_by_name_and_swapped_models_have_none(
     use_scenario: UseScenario,
 ) -> None:
     use_scenario("lint_moved")
-    # beta's Checkin is alpha's table, created by the same plan.
+    # beta's Checkin is alpha's table, created and renamed by the same plan.
     assert lint() == []
     migrate("alpha", "0001")
     assert found(lint()) == [

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
                         ("id", models.AutoField(primary_key=True, serialize=False)),
                         ("code", models.CharField(max_length=20)),
                     ],
-                    options={"db_table": "alpha_checkin"},
+                    options={"db_table": "beta_checkin"},
                 ),
             ]
         ),
