@@ -296,31 +296,24 @@ def _table_changes(
     ``None``), renames, or drops (``new`` is ``None``) on the database;
     ``state`` is the state before it."""
     if isinstance(operation, operations.SeparateDatabaseAndState):
+        # Its database operations run one after the other on a state of
+        # their own, as Django runs them.
+        database_state = state.clone()
         for database_operation in operation.database_operations:
-            yield from _table_changes(database_operation, app_label, state)
-        return
-    if isinstance(operation, operations.CreateModel):
-        yield (
-            None,
-            operation.options.get("db_table") or f"{app_label}_{operation.name_lower}",
-        )
-        return
-    if isinstance(operation, operations.RenameModel):
-        model_name = operation.old_name_lower
-    elif isinstance(operation, (operations.AlterModelTable, operations.DeleteModel)):
-        model_name = operation.name_lower
-    else:
-        return
-    model = state.models.get((app_label, model_name))
-    if model is None:
-        return
-    if isinstance(operation, operations.RenameModel):
-        new = model.options.get("db_table") or f"{app_label}_{operation.new_name_lower}"
-        yield table_name(model), new
+            yield from _table_changes(database_operation, app_label, database_state)
+            database_operation.state_forwards(app_label, database_state)
+    elif isinstance(operation, operations.CreateModel):
+        table = operation.options.get("db_table")
+        yield None, table or f"{app_label}_{operation.name_lower}"
+    elif isinstance(operation, operations.RenameModel):
+        model = state.models[app_label, operation.old_name_lower]
+        table = model.options.get("db_table")
+        yield table_name(model), table or f"{app_label}_{operation.new_name_lower}"
     elif isinstance(operation, operations.AlterModelTable):
-        yield table_name(model), operation.table or f"{app_label}_{model_name}"
-    else:
-        yield table_name(model), None
+        model = state.models[app_label, operation.name_lower]
+        yield table_name(model), operation.table or f"{app_label}_{model.name_lower}"
+    elif isinstance(operation, operations.DeleteModel):
+        yield table_name(state.models[app_label, operation.name_lower]), None
 
 
 def _track_new_tables(

@@ -11,7 +11,14 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.CreateModel(name="Shelf", fields=FIELDS)],
-            state_operations=[migrations.CreateModel(name="Shelf", fields=FIELDS)],
+            database_operations=[
+                migrations.CreateModel(name="Shelf", fields=FIELDS),
+                migrations.AlterModelTable(name="Shelf", table="beta_shelves"),
+            ],
+            state_operations=[
+                migrations.CreateModel(
+                    name="Shelf", fields=FIELDS, options={"db_table": "beta_shelves"}
+                )
+            ],
         ),
     ]
