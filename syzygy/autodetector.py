@@ -54,6 +54,7 @@ from .operations import (
 )
 from .plan import operation_stage, partition_operations
 from .questioner import NULLABLE, StageQuestionerMixin, stage_questioner
+from .reviews import reviewed, reviews_of
 
 __all__ = (
     "MakemigrationsAborted",
@@ -275,7 +276,7 @@ class StageAwareAutodetectorMixin:
             )
         if rewrite:
             # The user chose to write it anyway: the migration records it.
-            altered.reviewed_checks = {REWRITE: REWRITE_ANSWER}  # type: ignore[attr-defined]
+            reviewed(altered, REWRITE, reason=REWRITE_ANSWER)
         return altered
 
     def _confirm_table_rewrite(
@@ -503,9 +504,7 @@ class StageAwareAutodetectorMixin:
             reviews = {
                 check_id: reason
                 for operation in migration.operations
-                for check_id, reason in getattr(
-                    operation, "reviewed_checks", {}
-                ).items()
+                for check_id, reason in reviews_of(operation)[0].items()
             }
             if reviews:
                 migration.reviewed_checks = reviews

@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import get_commands, load_command_class
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
+from django.utils.module_loading import import_string
 
 from . import conf
 from .exceptions import AmbiguousStage
@@ -167,9 +168,7 @@ def check_commands(**kwargs: Any) -> list[CheckMessage]:
         app_name = get_commands().get(name)
         if app_name in (None, "syzygy"):
             continue
-        module, class_name = extended.rsplit(".", 1)
-        syzygy_class = getattr(import_module(module), class_name)
-        if isinstance(load_command_class(app_name, name), syzygy_class):
+        if isinstance(load_command_class(app_name, name), import_string(extended)):
             continue
         warnings.append(
             Warning(

@@ -25,6 +25,7 @@ __all__ = (
     "column_field",
     "column_name",
     "column_type",
+    "default_table_name",
     "describe_column_type",
     "has_foreign_key_constraint",
     "has_index",
@@ -51,7 +52,15 @@ def rebuilt(field: AnyField, **changes: Any) -> AnyField:
 
 def table_name(model: ModelState) -> str:
     """Return the table of a model state."""
-    return str(model.options.get("db_table") or f"{model.app_label}_{model.name_lower}")
+    return str(
+        model.options.get("db_table")
+        or default_table_name(model.app_label, model.name_lower)
+    )
+
+
+def default_table_name(app_label: str, model_name: str) -> str:
+    """Return the table Django names after a model without ``db_table``."""
+    return f"{app_label}_{model_name.lower()}"
 
 
 def column_name(field: AnyField, name: str) -> str:
@@ -140,7 +149,7 @@ def has_volatile_default(field: AnyField) -> bool:
     return (
         field.has_default()
         and callable(field.default)
-        and not (returns_constant(field.default))
+        and not returns_constant(field.default)
     )
 
 

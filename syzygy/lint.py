@@ -37,6 +37,7 @@ from .exceptions import AmbiguousStage
 from .fields import (
     column_field,
     column_name,
+    default_table_name,
     describe_column_type,
     has_index,
     rewrites_table,
@@ -304,14 +305,20 @@ def _table_changes(
             database_operation.state_forwards(app_label, database_state)
     elif isinstance(operation, operations.CreateModel):
         table = operation.options.get("db_table")
-        yield None, table or f"{app_label}_{operation.name_lower}"
+        yield None, table or default_table_name(app_label, operation.name)
     elif isinstance(operation, operations.RenameModel):
         model = state.models[app_label, operation.old_name_lower]
         table = model.options.get("db_table")
-        yield table_name(model), table or f"{app_label}_{operation.new_name_lower}"
+        yield (
+            table_name(model),
+            table or default_table_name(app_label, operation.new_name),
+        )
     elif isinstance(operation, operations.AlterModelTable):
         model = state.models[app_label, operation.name_lower]
-        yield table_name(model), operation.table or f"{app_label}_{model.name_lower}"
+        yield (
+            table_name(model),
+            operation.table or default_table_name(app_label, model.name),
+        )
     elif isinstance(operation, operations.DeleteModel):
         yield table_name(state.models[app_label, operation.name_lower]), None
 
@@ -548,7 +555,7 @@ def _rename_model(
     old_table = table_name(model)
     if _table_restored(operation, context.migration, old_table):
         return
-    new_table = f"{model.app_label}_{operation.new_name_lower}"
+    new_table = default_table_name(model.app_label, operation.new_name)
     yield _Finding(
         RENAME,
         f"renames the table {old_table} to {new_table}: while the release rolls "

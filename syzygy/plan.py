@@ -24,7 +24,6 @@ __all__ = (
     "Plan",
     "PlannedStep",
     "ResolvedStage",
-    "graph_history",
     "history",
     "inverted",
     "migration_stage",
@@ -199,26 +198,20 @@ def history(baseline: str, parents: Callable[[str], Iterable[str]]) -> set[str]:
     return names
 
 
-def graph_history(graph: MigrationGraph, app_label: str, baseline: str) -> set[str]:
-    """Return the names of the migrations of an app that the migration
-    ``baseline`` of the graph makes history (none if it isn't in the graph)."""
-    if (app_label, baseline) not in graph.node_map:
-        return set()
-
-    def parents(name: str) -> list[str]:
-        node = graph.node_map[app_label, name]
-        return [key[1] for key in node.parents if key[0] == app_label]
-
-    return history(baseline, parents)
-
-
 def _graph_history(graph: MigrationGraph, config: conf.StageConfig) -> set[Key]:
-    """Return the migrations of the graph that are history before the baseline."""
-    return {
-        (app_label, name)
-        for app_label, baseline in config.baseline.items()
-        for name in graph_history(graph, app_label, baseline)
-    }
+    """Return the migrations of the graph that are history before the baseline
+    of their app (a baseline not in the graph makes none)."""
+    keys: set[Key] = set()
+    for app_label, baseline in config.baseline.items():
+        if (app_label, baseline) not in graph.node_map:
+            continue
+
+        def parents(name: str, app_label: str = app_label) -> list[str]:
+            node = graph.node_map[app_label, name]
+            return [key[1] for key in node.parents if key[0] == app_label]
+
+        keys.update((app_label, name) for name in history(baseline, parents))
+    return keys
 
 
 def inverted(stage: Stage) -> Stage:

@@ -480,7 +480,7 @@ def test_pre_deploy_applies_a_removal_staged_pre_deploy(
     ``operations`` based heuristics.": ``stage = Stage.PRE_DEPLOY`` on a
     migration that removes a field runs it before the deploy (syzygy may warn,
     syzygy.W008, but doesn't block it)."""
-    use_scenario("contract_1x.explicit_stages")
+    use_scenario("explicit_stages")
     migrate("alpha", "0001", verbosity=0)
     output = migrate("alpha", "0003", pre_deploy=True, skip_checks=False)
     assert applied() == ["0001_initial", "0002_remove_author_nickname"]
@@ -494,7 +494,7 @@ def test_pre_deploy_follows_the_stages_override_setting(
 ) -> None:
     """1.x README, "Third-party migrations": ``MIGRATION_STAGES_OVERRIDE``
     sets the stage of migrations, by app or by migration."""
-    use_scenario("contract_1x.explicit_stages")
+    use_scenario("explicit_stages")
     migrate("alpha", "0001", verbosity=0)
     with override_settings(MIGRATION_STAGES_OVERRIDE={key: PRE_DEPLOY}):
         migrate("alpha", "0003", pre_deploy=True, skip_checks=False)
@@ -514,7 +514,7 @@ def test_pre_deploy_follows_the_stages_fallback_setting(
 ) -> None:
     """1.x README, "Third-party migrations": ``MIGRATION_STAGES_FALLBACK``
     gives migrations with an ambiguous sequence of operations a stage."""
-    use_scenario("contract_1x.explicit_stages")
+    use_scenario("explicit_stages")
     migrate("alpha", "0001", verbosity=0)
     with pytest.raises(CommandError, match="Cannot automatically determine stage"):
         migrate("alpha", pre_deploy=True, skip_checks=False)
@@ -532,7 +532,7 @@ def test_pre_deploy_fails_on_a_migration_mixing_stages(
 ) -> None:
     """1.x MigrateTests.test_ambiguous: a ``CommandError`` "Cannot
     automatically determine stage of <migration>"."""
-    use_scenario("contract_1x.ambiguous")
+    use_scenario("ambiguous")
     assert_migrations_are_recorded()
     with pytest.raises(CommandError) as raised:
         migrate("alpha", pre_deploy=True, skip_checks=False, **options)
@@ -549,7 +549,7 @@ def test_pre_deploy_fails_when_a_pre_deploy_migration_depends_on_a_postponed_one
     """1.x GetPreDeployPlanTests.test_non_contiguous_deps; 1.x README, "CI
     Integration": "the ``migrate --pre-deploy`` command will fail with an
     ``AmbiguousPlan`` exception detailing the ambiguity"."""
-    use_scenario("contract_1x.cross_app")
+    use_scenario("cross_app")
     migrate("alpha", "0001", verbosity=0)
     with pytest.raises(CommandError) as raised:
         migrate(pre_deploy=True, skip_checks=False, **options)
@@ -570,7 +570,7 @@ def test_pre_deploy_applies_migrations_that_follow_an_unrelated_postponed_one(
     """1.x GetPreDeployPlanTests.test_non_contiguous_free: a post-deploy
     migration that comes first in the plan doesn't hold back the pre-deploy
     migrations that don't depend on it."""
-    use_scenario("contract_1x.cross_app")
+    use_scenario("cross_app")
     migrate("alpha", "0001", verbosity=0)
     with override_settings(
         MIGRATION_STAGES_OVERRIDE={"beta.0002_book_pages": POST_DEPLOY}
@@ -592,7 +592,7 @@ def test_check_command_fails_on_a_migration_with_an_ambiguous_stage(
 ) -> None:
     """1.x README, "Checks": "These checks will generate an error for every
     migration with an ambiguous ``stage``." (``manage.py check``)."""
-    use_scenario("contract_1x.ambiguous")
+    use_scenario("ambiguous")
     with pytest.raises(SystemCheckError, match=r"alpha\.0002_mixed"):
         call_command("check")
 
@@ -604,7 +604,7 @@ def test_migrations_checks_report_each_ambiguous_migration(
     (docs/upgrading.rst, "The system check id"). A migration mixing stages
     under an explicit ``stage`` isn't reported (1.x README: "it is recommended
     to manually annotate them with proper ``stage``")."""
-    use_scenario("contract_1x.ambiguous")
+    use_scenario("ambiguous")
     errors = run_checks(app_configs=[apps.get_app_config("alpha")], tags={"migrations"})
     assert len(errors) == 1
     (error,) = errors
@@ -631,7 +631,7 @@ def test_migrations_checks_accept_a_stage_set_by_the_settings(
     """1.x README, "Checks": "For third party migrations you should refer to
     the following section" (``MIGRATION_STAGES_OVERRIDE`` and
     ``MIGRATION_STAGES_FALLBACK``)."""
-    use_scenario("contract_1x.ambiguous")
+    use_scenario("ambiguous")
     with override_settings(**setting):
         assert run_checks(tags={"migrations"}) == []
         call_command("check", stdout=StringIO())
@@ -641,7 +641,7 @@ def test_legacy_check_id_still_silences_the_check(use_scenario: Scenario) -> Non
     """1.x reported ``migrations.0001``; docs/upgrading.rst:
     ``"migrations.0001"`` in ``SILENCED_SYSTEM_CHECKS`` "still silences the
     check"."""
-    use_scenario("contract_1x.ambiguous")
+    use_scenario("ambiguous")
     with override_settings(SILENCED_SYSTEM_CHECKS=["migrations.0001"]):
         assert run_checks(tags={"migrations"}) == []
         stdout = StringIO()

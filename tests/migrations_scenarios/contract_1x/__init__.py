@@ -9,21 +9,16 @@ reproduce them, as far as its tests tell, for the apps ``alpha`` and
    ``0001_pre_deploy`` then ``0002_post_deploy``, and a ``RunSQL`` migration
    staged ``POST_DEPLOY`` as in 1.x's README; each step logs its run in
    ``alpha_applylog``.
-``ambiguous``
-   ``0002_mixed`` mixes an ``AddField`` and a ``RemoveField``; ``0003_defined``
-   does too but defines its ``stage``.
-``explicit_stages``
-   removals made pre-deploy by ``Migration.stage`` and the stage settings.
-``cross_app``
-   ``beta.0002_book_pages`` (pre-deploy) depends on
-   ``alpha.0002_remove_author_bio`` (post-deploy).
 ``crash``
    a migration that fails with ``RuntimeError("Test crash")``.
 ``empty``
    a migrations package without migrations.
-``rename_model``
+``legacy_operations``
    ``syzygy.operations.RenameModel(stage=...)`` as 1.x's makemigrations
    wrote it (``legacy_1x`` holds the other 1.x operations).
+
+The module also uses the scenarios ``ambiguous``, ``explicit_stages`` and
+``cross_app`` that the other tests share.
 
 ``null_field_removal``, ``field_addition`` and ``merge_conflict`` are apps
 for ``makemigrations``: ``models.py`` holds the new models and
