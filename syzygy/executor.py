@@ -13,7 +13,7 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
@@ -55,15 +55,15 @@ class DeployStage:
     output: Stream | None = field(default=None, repr=False)
     full_plan: Plan | None = None
     plan: Plan | None = None
-    graph: MigrationGraph | None = field(default=None, repr=False)
+    loader: MigrationLoader | None = field(default=None, repr=False)
     steps: list[PlannedStep] | None = field(default=None, repr=False)
 
     def planned_steps(self) -> list[PlannedStep]:
         """Return every step of the full plan with its stage."""
         assert self.full_plan is not None
-        assert self.graph is not None
+        assert self.loader is not None
         if self.steps is None:
-            self.steps = plan_stages(self.full_plan, self.graph)
+            self.steps = plan_stages(self.full_plan, self.loader.graph)
         return self.steps
 
 
@@ -87,7 +87,7 @@ class StageAwareMigrationExecutor(MigrationExecutor):
             plan: Plan = super().migration_plan(targets, clean_start=clean_start)
         finally:
             current.planning = False
-        current.full_plan, current.graph = plan, self.loader.graph
+        current.full_plan, current.loader = plan, self.loader
         if current.stage is Stage.PRE_DEPLOY:
             steps = pre_deploy_steps(current.planned_steps(), self.loader.graph)
             plan = [(step.migration, step.backwards) for step in steps]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from io import StringIO
 from typing import Any
@@ -316,3 +317,252 @@ def test_lint_errors_block_removals_given_the_pre_deploy_stage(
     ):
         migrate("alpha", pre_deploy=True, skip_checks=False)
     assert applied("alpha") == ["0001_initial"]
+
+
+# Plans for tooling: --format json and --sql.
+
+
+def plan_document(*args: str, **options: Any) -> dict[str, Any]:
+    output = migrate(*args, plan=True, format="json", **options)
+    document: dict[str, Any] = json.loads(output)
+    return document
+
+
+STEP_KEYS = {
+    "app",
+    "name",
+    "stage",
+    "origin",
+    "follows",
+    "backwards",
+    "atomic",
+    "operations",
+}
+
+
+def test_pre_deploy_plan_as_json(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", "0001")
+    document = plan_document("alpha", pre_deploy=True)
+    assert document == {
+        "database": "default",
+        "stage": "pre-deploy",
+        "planned": [
+            {
+                "app": "alpha",
+                "name": "0002_author_rating",
+                "stage": "pre-deploy",
+                "origin": "inferred",
+                "follows": None,
+                "backwards": False,
+                "atomic": True,
+                "operations": ["Add field rating to author"],
+            }
+        ],
+        "postponed": [
+            {
+                "app": "alpha",
+                "name": "0003_remove_author_bio",
+                "stage": "post-deploy",
+                "origin": "inferred",
+                "follows": None,
+                "backwards": False,
+                "atomic": True,
+                "operations": ["Remove field bio from author"],
+            }
+        ],
+    }
+    assert applied("alpha") == ["0001_initial"]
+
+
+def test_full_plan_as_json(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", "0001")
+    document = plan_document("alpha")
+    assert document["stage"] == "post-deploy"
+    assert [(step["name"], step["stage"]) for step in document["planned"]] == [
+        ("0002_author_rating", "pre-deploy"),
+        ("0003_remove_author_bio", "post-deploy"),
+    ]
+    assert document["postponed"] == []
+
+
+def test_reverse_plan_as_json(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha")
+    document = plan_document("alpha", "0001", pre_deploy=True)
+    [planned] = document["planned"]
+    assert planned["name"] == "0003_remove_author_bio"
+    assert planned["backwards"] is True
+    assert planned["stage"] == "pre-deploy"
+    assert planned["operations"] == ["Undo Remove field bio from author"]
+    [postponed] = document["postponed"]
+    assert (postponed["name"], postponed["stage"], postponed["backwards"]) == (
+        "0002_author_rating",
+        "post-deploy",
+        True,
+    )
+
+
+def test_json_plan_names_ambiguous_stages_and_followed_steps(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("ambiguous")
+    steps = {step["name"]: step for step in plan_document("alpha")["planned"]}
+    assert set(steps["0002_mixed"]) == STEP_KEYS
+    assert (steps["0002_mixed"]["stage"], steps["0002_mixed"]["origin"]) == (
+        None,
+        "ambiguous",
+    )
+    assert steps["0003_defined"]["origin"] == "defined"
+    use_scenario("stageless")
+    migrate("alpha", "0001")
+    [checkpoint] = [
+        step
+        for step in plan_document("alpha", pre_deploy=True)["postponed"]
+        if step["name"] == "0003_checkpoint"
+    ]
+    assert checkpoint["origin"] == "no operations"
+    assert checkpoint["follows"] == "alpha.0002_remove_author_bio"
+
+
+def test_json_plan_is_alone_on_standard_output(
+    use_scenario: Scenario, unrecorded_database: None
+) -> None:
+    use_scenario("staged")
+    stderr = StringIO()
+    document = plan_document("alpha", pre_deploy=True, stderr=stderr)
+    # No migration recorded: the whole plan is applied, and it says so aside.
+    assert document["stage"] == "post-deploy"
+    assert len(document["planned"]) == 3
+    assert "there is no deployed code to protect" in stderr.getvalue()
+
+
+def test_json_plan_errors_exit_non_zero_with_the_message(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("cross_app")
+    migrate("alpha", "0001")
+    migrate("beta", "0001")
+    with pytest.raises(CommandError, match=r"depends on applying alpha\.0002"):
+        plan_document(pre_deploy=True)
+
+
+def test_json_plan_with_check_exits_non_zero_after_the_document(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("staged")
+    stdout = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command(
+            "migrate",
+            "alpha",
+            plan=True,
+            format="json",
+            check_unapplied=True,
+            stdout=stdout,
+        )
+    assert exited.value.code == 1
+    assert len(json.loads(stdout.getvalue())["planned"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"format": "json"}, "--format json shows the plan: add --plan."),
+        ({"sql": True}, "--sql shows the plan: add --plan."),
+        (
+            {"plan": True, "format": "yaml"},
+            "--format must be one of text, json, not 'yaml'.",
+        ),
+    ],
+)
+def test_plan_options_are_checked(
+    use_scenario: Scenario, options: dict[str, Any], message: str
+) -> None:
+    use_scenario("staged")
+    with pytest.raises(CommandError) as raised:
+        migrate("alpha", **options)
+    assert str(raised.value) == message
+    assert applied("alpha") == []
+
+
+def test_plan_shows_the_sql_of_each_planned_migration(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha", "0001")
+    output = migrate("alpha", pre_deploy=True, plan=True, sql=True)
+    planned, postponed = output.split("Postponed until after the deploy:\n")
+    lines = planned.splitlines()
+    assert lines[:2] == [
+        "Planned operations:",
+        "alpha.0002_author_rating  [pre-deploy, inferred]",
+    ]
+    sql = [line.removeprefix("    ") for line in lines[2:]]
+    assert sql[0] == "BEGIN;"
+    assert sql[-1] == "COMMIT;"
+    assert "-- Add field rating to author" in sql
+    [add_column] = [line for line in sql if "ADD COLUMN" in line]
+    assert '"rating"' in add_column
+    if connection.vendor == "postgresql":
+        assert sql[1] == "SET LOCAL lock_timeout = 200;"
+    else:
+        assert not any("SET LOCAL" in line for line in sql)
+    # The SQL is that of sqlmigrate.
+    sqlmigrate = StringIO()
+    call_command("sqlmigrate", "alpha", "0002", stdout=sqlmigrate, no_color=True)
+    assert sqlmigrate.getvalue().splitlines()[1:] == sql
+    # Postponed migrations run later: their operations are described.
+    assert postponed == (
+        "alpha.0003_remove_author_bio  [post-deploy, inferred]\n"
+        "    Remove field bio from author\n"
+    )
+
+
+def test_plan_sql_follows_the_state_of_the_plan(use_scenario: Scenario) -> None:
+    """Each migration's SQL is made from the state the ones before it leave,
+    across apps, as migrate applies them."""
+    use_scenario("cross_app")
+    document = plan_document(sql=True)
+    steps = {(step["app"], step["name"]): step["sql"] for step in document["planned"]}
+    assert set(steps) == {
+        ("alpha", "0001_initial"),
+        ("alpha", "0002_remove_author_bio"),
+        ("beta", "0001_initial"),
+        ("beta", "0002_book_pages"),
+    }
+    assert any('"bio"' in line for line in steps["alpha", "0002_remove_author_bio"])
+    assert any('"pages"' in line for line in steps["beta", "0002_book_pages"])
+    assert all("sql" not in step for step in document["postponed"])
+
+
+def test_plan_sql_of_a_reverse_plan(use_scenario: Scenario) -> None:
+    use_scenario("staged")
+    migrate("alpha")
+    document = plan_document("alpha", "0001", sql=True)
+    sql = {step["name"]: "\n".join(step["sql"]) for step in document["planned"]}
+    assert "-- Remove field bio from author" in sql["0003_remove_author_bio"]
+    assert '"bio"' in sql["0003_remove_author_bio"]
+    assert "DROP COLUMN" in sql["0002_author_rating"]
+
+
+def test_plan_sql_marks_what_cannot_be_reverted(use_scenario: Scenario) -> None:
+    use_scenario("irreversible")
+    migrate("alpha")
+    [step] = plan_document("alpha", "0001", sql=True)["planned"]
+    assert step["operations"] == ["Raw Python operation -> IRREVERSIBLE"]
+    assert step["sql"][-2].startswith("-- IRREVERSIBLE: Operation <RunPython")
+    assert applied("alpha") == ["0001_initial", "0002_name_authors"]
+    # The test leaves nothing behind.
+    migrate("alpha", "0001", fake=True)
+
+
+def test_plan_sql_says_how_non_atomic_migrations_run(use_scenario: Scenario) -> None:
+    use_scenario("locks")
+    output = migrate("alpha", plan=True, sql=True)
+    non_atomic = output.split("alpha.0003_non_atomic  [pre-deploy, inferred]\n")[1]
+    first = non_atomic.splitlines()[0]
+    if connection.vendor == "postgresql":
+        assert first.startswith("    -- Not atomic: each statement runs in a ")
+    else:
+        assert first == "    --"
+    assert "BEGIN;" not in non_atomic

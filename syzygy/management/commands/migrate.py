@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from contextlib import suppress
 from typing import Any
@@ -39,11 +40,14 @@ from syzygy.quorum import (
     plan_namespace,
 )
 from syzygy.quorum.backends.base import Outcome, Party
+from syzygy.sql import plan_sql
 
 # What waiting parties say when the applying party failed, as in 1.x.
 REMOTE_FAILURE = "Error encountered by remote party while applying migration, aborting."
 # What a party that waited too long says first, as in 1.x.
 QUORUM_TIMEOUT = "Migration plan quorum timeout"
+# What migrate --plan --format accepts.
+PLAN_FORMATS = ("text", "json")
 
 
 class QuorumTimedOut(CommandError, RuntimeError):
@@ -75,6 +79,23 @@ class Command(migrate.Command):
         # of call_command("migrate", stage=Stage.PRE_DEPLOY) still pass.
         parser.add_argument("--stage", type=_stage, help=argparse.SUPPRESS)
         parser.add_argument(
+            "--format",
+            choices=PLAN_FORMATS,
+            default="text",
+            help=(
+                "With --plan: the plan as text (the default), or as one JSON "
+                "document on standard output, for CI and deploy tooling."
+            ),
+        )
+        parser.add_argument(
+            "--sql",
+            action="store_true",
+            help=(
+                "With --plan: show under each planned migration the SQL it "
+                "runs, as sqlmigrate shows it."
+            ),
+        )
+        parser.add_argument(
             "--quorum",
             type=_quorum_size,
             default=1,
@@ -101,9 +122,14 @@ class Command(migrate.Command):
         stage: Stage | str | None = None,
         quorum: int = 1,
         quorum_timeout: float = 1800.0,
+        format: str = "text",
+        sql: bool = False,
         **options: Any,
     ) -> None:
         _check_quorum_options(quorum, quorum_timeout)
+        _check_plan_options(options["plan"], format, sql)
+        # A JSON document is alone on standard output.
+        notices = self.stderr if format == "json" else self.stdout
         if stage is not None:
             pre_deploy = pre_deploy or _stage(stage) is Stage.PRE_DEPLOY
         try:
@@ -113,7 +139,7 @@ class Command(migrate.Command):
         stage = Stage.PRE_DEPLOY if pre_deploy else Stage.POST_DEPLOY
         if pre_deploy and not has_recorded_migrations(connections[options["database"]]):
             if options["verbosity"] >= 1:
-                self.stdout.write(
+                notices.write(
                     f"No migration is recorded on database {options['database']!r}: "
                     "there is no deployed code to protect, so the whole plan is "
                     "applied.",
@@ -125,7 +151,7 @@ class Command(migrate.Command):
                 current.on_lock_retry = self._report_lock_retry
                 current.output = _Progress(self.stdout)
                 if options["plan"]:
-                    self._show_plan(current, *args, **options)
+                    self._show_plan(current, format, sql, *args, **options)
                 # --check and --prune apply nothing: nothing to coordinate.
                 elif quorum > 1 and not (
                     options["check_unapplied"] or options["prune"]
@@ -264,40 +290,89 @@ class Command(migrate.Command):
             for migration in postponed:
                 self.stdout.write(f"  {migration}")
 
-    def _show_plan(self, current: DeployStage, *args: Any, **options: Any) -> None:
+    def _show_plan(
+        self, current: DeployStage, format: str, sql: bool, *args: Any, **options: Any
+    ) -> None:
         """Print the plan, each migration with its stage and the stage's origin."""
         # Django works out the plan from the options; the probe stops it there.
         with suppress(PlanProbed):
             super().handle(*args, **options)
         assert current.plan is not None
+        assert current.loader is not None
         steps = current.planned_steps()
         kept = {(migration.app_label, migration.name) for migration, _ in current.plan}
-        self.stdout.write("Planned operations:", self.style.MIGRATE_LABEL)
-        if not current.plan:
-            self.stdout.write("  No planned migration operations.")
-        for step in steps:
-            if step.key in kept:
-                self._write_step(step)
+        planned = [step for step in steps if step.key in kept]
         postponed = [step for step in steps if step.key not in kept]
-        if postponed:
-            self.stdout.write(
-                "Postponed until after the deploy:", self.style.MIGRATE_LABEL
+        statements = (
+            plan_sql(
+                current.loader,
+                connections[options["database"]],
+                [(step.migration, step.backwards) for step in planned],
             )
-            for step in postponed:
-                self._write_step(step)
-        if options["check_unapplied"] and current.plan:
+            if sql
+            else [None] * len(planned)
+        )
+        if format == "json":
+            document = {
+                "database": options["database"],
+                "stage": current.stage.label,
+                "planned": [
+                    self._step_document(step, lines)
+                    for step, lines in zip(planned, statements, strict=True)
+                ],
+                "postponed": [self._step_document(step) for step in postponed],
+            }
+            self.stdout.write(json.dumps(document, indent=2))
+        else:
+            self.stdout.write("Planned operations:", self.style.MIGRATE_LABEL)
+            if not planned:
+                self.stdout.write("  No planned migration operations.")
+            for step, lines in zip(planned, statements, strict=True):
+                self._write_step(step, lines)
+            if postponed:
+                self.stdout.write(
+                    "Postponed until after the deploy:", self.style.MIGRATE_LABEL
+                )
+                for step in postponed:
+                    self._write_step(step)
+        if options["check_unapplied"] and planned:
             raise SystemExit(1)
 
-    def _write_step(self, step: PlannedStep) -> None:
+    def _write_step(self, step: PlannedStep, sql: list[str] | None = None) -> None:
         self.stdout.write(
             f"{step.migration}  [{_stage_description(step)}]",
             self.style.MIGRATE_HEADING,
         )
+        if sql is not None:
+            for line in sql:
+                self.stdout.write(f"    {line}")
+            return
         for operation in step.migration.operations:
             message, is_error = self.describe_operation(operation, step.backwards)
             self.stdout.write(
                 "    " + message, self.style.WARNING if is_error else None
             )
+
+    def _step_document(
+        self, step: PlannedStep, sql: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Return a step of the plan as an entry of ``--format json``."""
+        document: dict[str, Any] = {
+            "app": step.migration.app_label,
+            "name": step.migration.name,
+            "stage": None if step.stage is None else step.stage.label,
+            "origin": step.origin.value,
+            "follows": None if step.follows is None else str(step.cause.migration),
+            "backwards": step.backwards,
+            "atomic": step.migration.atomic,
+            "operations": [
+                self.describe_operation(operation, step.backwards)[0]
+                for operation in step.migration.operations
+            ],
+        }
+        if sql is not None:
+            document["sql"] = sql
+        return document
 
 
 def _stage_description(step: PlannedStep) -> str:
@@ -339,6 +414,18 @@ def _seconds(value: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be a number of seconds, at least 0, not {value!r}"
         ) from None
+
+
+def _check_plan_options(plan: bool, format: object, sql: bool) -> None:
+    """Reject ``--format`` and ``--sql`` without ``--plan``, and unknown formats."""
+    if format not in PLAN_FORMATS:
+        raise CommandError(
+            f"--format must be one of {', '.join(PLAN_FORMATS)}, not {format!r}."
+        )
+    if not plan:
+        for option, given in (("--format json", format == "json"), ("--sql", sql)):
+            if given:
+                raise CommandError(f"{option} shows the plan: add --plan.")
 
 
 def _check_quorum_options(quorum: object, timeout: object) -> None:

@@ -6,10 +6,9 @@ from django.core.management.commands import sqlmigrate
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
-from syzygy import conf
 from syzygy.exceptions import AmbiguousStage
-from syzygy.locks import set_local_statements
 from syzygy.plan import inverted, migration_stage
+from syzygy.sql import lock_bounds
 
 
 class Command(sqlmigrate.Command):
@@ -26,18 +25,8 @@ class Command(sqlmigrate.Command):
             options["app_label"], options["migration_name"]
         )
         self.stdout.write(f"-- {_stage_description(migration, options['backwards'])}")
-        bounds = set_local_statements(conf.lock_policy())
-        if connection.vendor != "postgresql" or not bounds:
-            return sql
-        # migrate bounds the lock waits of every transaction on PostgreSQL.
-        if self.output_transaction:
-            return "\n".join([*(f"{statement};" for statement in bounds), sql])
-        self.stdout.write(
-            "-- Not atomic: each statement runs in a transaction of its own that "
-            f"starts with {'; '.join(bounds)}; except CONCURRENTLY ones, which "
-            "can't run in a transaction and take no lock that blocks writes."
-        )
-        return sql
+        # Django wraps the output in BEGIN and COMMIT if it runs in a transaction.
+        return "\n".join([*lock_bounds(connection, migration), sql])
 
 
 def _stage_description(migration: Any, backwards: bool) -> str:
