@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from . import conf
 from .locks import retrying_lock_timeouts
+from .monitor import describe_sessions, recent_blockers
 
 __all__ = ("DEFAULT_BATCH_SIZE", "Stream", "run_in_batches")
 
@@ -106,13 +107,18 @@ def _run_batch(
                 function(batch)
             return batch
 
+    def on_retry(delay: float) -> None:
+        blockers = recent_blockers(connections[rows.db])
+        cause = f" (blocked by {describe_sessions(blockers)})" if blockers else ""
+        progress.note(
+            f"a batch timed out waiting for a lock{cause}; retrying in {delay:.2f} s"
+        )
+
     return retrying_lock_timeouts(
         attempt,
         conf.lock_policy(),
         what=f"a batch ({progress.label}) could not take its locks",
-        on_retry=lambda delay: progress.note(
-            f"a batch timed out waiting for a lock; retrying in {delay:.2f} s"
-        ),
+        on_retry=on_retry,
     )
 
 

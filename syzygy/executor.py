@@ -22,6 +22,7 @@ from .batches import Stream
 from .compat import get_migrate_executor, set_migrate_executor, unrendered_copy
 from .constants import Stage
 from .locks import LockRetriesExhausted, bounded_lock_waits, retrying_lock_timeouts
+from .monitor import BlockingSession, SessionMonitor, describe_sessions
 from .plan import Plan, PlannedStep, plan_stages, pre_deploy_steps
 
 __all__ = (
@@ -49,10 +50,11 @@ class DeployStage:
     stage: Stage
     probe: bool = False
     planning: bool = False
-    on_lock_retry: Callable[[Migration, float], None] = field(
-        default=lambda migration, delay: None, repr=False
+    on_lock_retry: Callable[[Migration, float, list[BlockingSession]], None] = field(
+        default=lambda migration, delay, blockers: None, repr=False
     )
     output: Stream | None = field(default=None, repr=False)
+    monitors: dict[str, SessionMonitor] = field(default_factory=dict, repr=False)
     full_plan: Plan | None = None
     plan: Plan | None = None
     loader: MigrationLoader | None = field(default=None, repr=False)
@@ -65,6 +67,16 @@ class DeployStage:
         if self.steps is None:
             self.steps = plan_stages(self.full_plan, self.loader.graph)
         return self.steps
+
+    def monitor(
+        self, connection: BaseDatabaseWrapper, policy: conf.LockPolicy
+    ) -> SessionMonitor:
+        """Return the monitor of the sessions of ``connection``'s database."""
+        if connection.alias not in self.monitors:
+            self.monitors[connection.alias] = SessionMonitor(
+                connection, policy, self.output
+            )
+        return self.monitors[connection.alias]
 
 
 _current: ContextVar[DeployStage | None] = ContextVar(
@@ -132,12 +144,16 @@ class StageAwareMigrationExecutor(MigrationExecutor):
         if current is None or fake or self.connection.vendor != "postgresql":
             return run(state, migration, fake, **options)
         policy = conf.lock_policy()
+        monitor = current.monitor(self.connection, policy)
 
         def on_retry(delay: float) -> None:
-            current.on_lock_retry(migration, delay)
+            current.on_lock_retry(migration, delay, monitor.blockers())
 
         def attempt(attempt_state: ProjectState) -> ProjectState:
-            with bounded_lock_waits(self.connection, policy, on_retry):
+            with (
+                bounded_lock_waits(self.connection, policy, on_retry),
+                monitor.watching(),
+            ):
                 return run(attempt_state, migration, fake, **options)
 
         try:
@@ -156,14 +172,20 @@ class StageAwareMigrationExecutor(MigrationExecutor):
                 on_retry=on_retry,
             )
         except LockRetriesExhausted as error:
-            raise LockWaitsExhausted(migration, error) from error
+            raise LockWaitsExhausted(migration, error, monitor.blockers()) from error
 
 
 class LockWaitsExhausted(Exception):
     """A migration, or a statement of a non-atomic one, timed out waiting for
-    locks on every attempt."""
+    locks on every attempt; ``blockers`` are the sessions seen blocking the
+    last one."""
 
-    def __init__(self, migration: Migration, error: LockRetriesExhausted) -> None:
+    def __init__(
+        self,
+        migration: Migration,
+        error: LockRetriesExhausted,
+        blockers: list[BlockingSession] | None = None,
+    ) -> None:
         if migration.atomic:
             outcome = "; nothing of it was applied. "
         else:
@@ -172,10 +194,21 @@ class LockWaitsExhausted(Exception):
                 "and running it again runs it from the start (syzygy's own "
                 "operations skip what is done). "
             )
+        if blockers:
+            holder = (
+                f"Blocked by {describe_sessions(blockers)}, which "
+                f"{'holds' if len(blockers) == 1 else 'hold'} a lock on a table it "
+                f"changes: run the command again once "
+                f"{'it ends' if len(blockers) == 1 else 'they end'}"
+            )
+        else:
+            holder = (
+                "A long-running transaction holds a lock on a table it changes: "
+                "run the command again once it ends"
+            )
         super().__init__(
-            f"Gave up on {migration}: {error}{outcome}A long-running transaction "
-            "holds a lock on a table it changes: run the command again once it "
-            "ends, or raise SYZYGY_LOCK_RETRIES."
+            f"Gave up on {migration}: {error}{outcome}{holder}, or raise "
+            "SYZYGY_LOCK_RETRIES."
         )
 
 
@@ -236,6 +269,8 @@ def deploy_stage(stage: Stage, *, probe: bool = False) -> Iterator[DeployStage]:
     finally:
         _current.reset(token)
         _swap.exit()
+        for monitor in current.monitors.values():
+            monitor.close()
 
 
 def deploy_output() -> Stream | None:

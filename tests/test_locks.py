@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ def test_retry_delays_back_off_with_jitter() -> None:
 class TableLock:
     """Hold a lock on a table from another connection, like a long transaction."""
 
+    application_name = "syzygy tests: lock holder"
+
     def __init__(self, table: str) -> None:
         settings = connection.settings_dict
         self.connection = psycopg2.connect(
@@ -59,8 +62,10 @@ class TableLock:
             port=settings["PORT"],
             user=settings["USER"],
             password=settings["PASSWORD"],
+            application_name=self.application_name,
         )
         self.table = table
+        self.pid = self.connection.get_backend_pid()
 
     def hold(self) -> None:
         with self.connection.cursor() as cursor:
@@ -69,6 +74,15 @@ class TableLock:
 
     def release(self) -> None:
         self.connection.rollback()
+
+    def named(self, query: str) -> str:
+        """Return a pattern of how syzygy names this session, idle in the
+        transaction it opened with ``query``."""
+        return (
+            rf"pid {self.pid} \(application 'syzygy tests: lock holder', idle in "
+            rf"transaction, in a transaction for \d+\.\d s, query "
+            rf"{re.escape(repr(query))}\)"
+        )
 
     @contextmanager
     def held_for(self, seconds: float) -> Iterator[None]:
@@ -133,7 +147,13 @@ def test_migration_retries_until_a_conflicting_lock_is_released(
     ):
         call_command("migrate", "alpha", target, stdout=stdout, no_color=True)
     output = stdout.getvalue()
-    assert f"{action} alpha.0002_author_rating... lock wait timed out" in output
+    # The retry line names the session that holds the lock.
+    holder = author_lock.named("SELECT count(*) FROM alpha_author")
+    assert re.search(
+        rf"{action} alpha\.0002_author_rating\.\.\. lock wait timed out "
+        rf"\(blocked by {holder}\); retrying in \d\.\d\d s\n",
+        output,
+    )
     assert f"{action} alpha.0002_author_rating... OK" in output
     assert applied("0002_author_rating") == applied_after
     assert ("rating" in table_columns("alpha_author")) is bool(applied_after)
@@ -156,9 +176,13 @@ def test_migration_gives_up_after_its_retries_and_applies_nothing(
             call_command("migrate", "alpha", "0002", verbosity=0)
     finally:
         author_lock.release()
-    assert str(raised.value).startswith(
-        "Gave up on alpha.0002_author_rating: its locks could not be taken within "
-        "SYZYGY_LOCK_TIMEOUT (0.05 s) in 3 attempts; nothing of it was applied."
+    assert re.fullmatch(
+        r"Gave up on alpha\.0002_author_rating: its locks could not be taken within "
+        r"SYZYGY_LOCK_TIMEOUT \(0\.05 s\) in 3 attempts; nothing of it was applied\. "
+        rf"Blocked by {author_lock.named('SELECT count(*) FROM alpha_author')}, "
+        r"which holds a lock on a table it changes: run the command again once it "
+        r"ends, or raise SYZYGY_LOCK_RETRIES\.",
+        str(raised.value),
     )
     assert applied("0002_author_rating") == 0
     assert "rating" not in table_columns("alpha_author")

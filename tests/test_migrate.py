@@ -431,10 +431,11 @@ def test_json_plan_is_alone_on_standard_output(
 ) -> None:
     use_scenario("staged")
     stderr = StringIO()
-    document = plan_document("alpha", pre_deploy=True, stderr=stderr)
+    document = plan_document("alpha", pre_deploy=True, sql=True, stderr=stderr)
     # No migration recorded: the whole plan is applied, and it says so aside.
     assert document["stage"] == "post-deploy"
     assert len(document["planned"]) == 3
+    assert any("CREATE TABLE" in line for line in document["planned"][0]["sql"])
     assert "there is no deployed code to protect" in stderr.getvalue()
 
 

@@ -3,6 +3,7 @@ catalogue, retries behind a conflicting lock, and interrupted runs."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from io import StringIO
@@ -347,9 +348,11 @@ def test_a_backfill_batch_retries_behind_a_row_lock(books: None) -> None:
     finally:
         release.cancel()
         lock.close()
-    assert (
-        "Backfilling alpha.Book.ref: a batch timed out waiting for a lock; retrying"
-        in stdout.getvalue()
+    holder = lock.named("SELECT * FROM alpha_book WHERE id = 3 FOR UPDATE")
+    assert re.search(
+        r"Backfilling alpha\.Book\.ref: a batch timed out waiting for a lock "
+        rf"\(blocked by {holder}\); retrying",
+        stdout.getvalue(),
     )
     assert fetch("SELECT count(DISTINCT ref), count(*) FROM alpha_book") == [(50, 50)]
 

@@ -29,6 +29,7 @@ from syzygy.executor import (
     deploy_stage,
     has_recorded_migrations,
 )
+from syzygy.monitor import BlockingSession, describe_sessions
 from syzygy.plan import Origin, PlannedStep, inverted
 from syzygy.quorum import (
     ApplierLost,
@@ -179,11 +180,16 @@ class Command(migrate.Command):
         with stages_left_to_the_plan():
             super().check(*args, **kwargs)
 
-    def _report_lock_retry(self, migration: Migration, delay: float) -> None:
+    def _report_lock_retry(
+        self, migration: Migration, delay: float, blockers: list[BlockingSession]
+    ) -> None:
         if self.verbosity >= 1:
+            if blockers:
+                cause = f"blocked by {describe_sessions(blockers)}"
+            else:
+                cause = "a transaction holds a lock it needs"
             self.stdout.write(
-                f" lock wait timed out (a transaction holds a lock it needs); "
-                f"retrying in {delay:.2f} s",
+                f" lock wait timed out ({cause}); retrying in {delay:.2f} s",
                 self.style.WARNING,
             )
 
