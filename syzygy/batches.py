@@ -109,7 +109,7 @@ def _run_batch(
 
     def on_retry(delay: float) -> None:
         blockers = recent_blockers(connections[rows.db])
-        cause = f" (blocked by {describe_sessions(blockers)})" if blockers else ""
+        cause = f": blocked by {describe_sessions(blockers)}" if blockers else ""
         progress.note(
             f"a batch timed out waiting for a lock{cause}; retrying in {delay:.2f} s"
         )

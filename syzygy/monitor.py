@@ -133,6 +133,8 @@ class SessionMonitor:
         self._seen: list[tuple[float, list[BlockingSession]]] = []
         self._closed = False
         self._thread: threading.Thread | None = None
+        # Whether the output's last line is unfinished ("Applying ...").
+        self._mid_line = True
 
     @contextmanager
     def watching(self) -> Iterator[None]:
@@ -155,6 +157,7 @@ class SessionMonitor:
             return result
 
         _watched[id(self.connection)] = self
+        self._mid_line = True
         try:
             with self.connection.execute_wrapper(watch):
                 yield
@@ -201,6 +204,7 @@ class SessionMonitor:
             self._statement = None
             if statement.report is not None:
                 statement.report.finish(failed)
+                self._mid_line = False
             self._condition.notify_all()
 
     def _run(self) -> None:
@@ -263,7 +267,7 @@ class SessionMonitor:
                 # It ended while its progress was read.
                 return
             if statement.report is None:
-                statement.report = _Report(statement, self.output)
+                statement.report = _Report(statement, self.output, self._mid_line)
             statement.report.show(progress)
 
 
@@ -319,10 +323,12 @@ class _Session:
 class _Report:
     """The progress of one statement on migrate's output."""
 
-    def __init__(self, statement: _Statement, output: Stream) -> None:
+    def __init__(self, statement: _Statement, output: Stream, mid_line: bool) -> None:
         self.statement = statement
         self.output = output
         self.terminal = output.isatty()
+        if mid_line:
+            self.output.write("\n")
         if match := _INDEX_BUILD.match(statement.sql):
             self.label = f"Building index {_unquoted(match['name'])}"
         else:
@@ -347,7 +353,7 @@ class _Report:
         if self.terminal:
             self.output.write(f"\r{line}\033[K")
         elif (phase, tenths) != self.shown or now - self.shown_at >= HEARTBEAT:
-            self.output.write(f"\n{line}")
+            self.output.write(f"{line}\n")
         else:
             return
         self.shown, self.shown_at = (phase, tenths), now
@@ -357,7 +363,7 @@ class _Report:
         outcome = "stopped after" if failed else "finished in"
         elapsed = time.monotonic() - self.statement.started
         line = f"  {self.label}: {outcome} {elapsed:.1f} s"
-        self.output.write(f"\r{line}\033[K\n" if self.terminal else f"\n{line}\n")
+        self.output.write(f"\r{line}\033[K\n" if self.terminal else f"{line}\n")
         self.output.flush()
 
 

@@ -185,11 +185,11 @@ class Command(migrate.Command):
     ) -> None:
         if self.verbosity >= 1:
             if blockers:
-                cause = f"blocked by {describe_sessions(blockers)}"
+                cause = f": blocked by {describe_sessions(blockers)}"
             else:
-                cause = "a transaction holds a lock it needs"
+                cause = " (a transaction holds a lock it needs)"
             self.stdout.write(
-                f" lock wait timed out ({cause}); retrying in {delay:.2f} s",
+                f" lock wait timed out{cause}; retrying in {delay:.2f} s",
                 self.style.WARNING,
             )
 
