@@ -215,8 +215,10 @@ class SessionMonitor:
                     return
                 self._look(session, statement)
                 with self._condition:
-                    if self._statement is statement and not self._closed:
-                        self._condition.wait(self.interval)
+                    self._condition.wait_for(
+                        lambda: self._closed or self._statement is not statement,
+                        self.interval,
+                    )
         finally:
             session.close()
 
