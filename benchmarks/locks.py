@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -64,11 +65,18 @@ from locks_project import (
 REPOSITORY = DEFAULT_OUT.parents[2]
 # The load runs alone for a moment before the migration starts.
 LEAD_IN = 0.5
+# Old and new code both write for this long before the old code is gone.
+ROLL_OUT = 0.5
 # The longest write stall syzygy should cause, in seconds, without and with
 # a transaction held open on the table.
-TARGETS = {False: 0.100, True: 0.300}
+TARGETS = {False: 0.050, True: 0.300}
 # syzygy's migrate prints this each time a lock wait times out and it retries.
 LOCK_RETRY = "lock wait timed out"
+# ... and this when a backfill is done.
+BACKFILLED = re.compile(
+    r"Backfilling \S+: \[#+\] (?P<rows>[\d,]+)/[\d,]+ rows \(100%\) "
+    r"in (?P<seconds>[\d.]+) s"
+)
 REFUSED = 3
 
 
@@ -91,6 +99,9 @@ class Measurement:
     duration: float | None = None
     problem: str | None = None
     lock_retries: int = 0
+    # Rows a backfill filled and the seconds it took, as migrate reports it.
+    backfill_rows: int | None = None
+    backfill_seconds: float | None = None
     load_failures: list[str] = field(default_factory=list)
     schema: frozenset[str] = frozenset()
 
@@ -201,10 +212,13 @@ def held_transaction(hold: float) -> HeldTransaction | nullcontext[None]:
     return HeldTransaction(connection_parameters(DATABASE), hold)
 
 
-def migrate(project: Project, variant: Variant) -> list[Completed]:
-    """Run the ``migrate`` commands of ``variant`` until one fails."""
+def migrate(project: Project, variant: Variant, load: Load) -> list[Completed]:
+    """Run the ``migrate`` commands of ``variant`` until one fails; roll the
+    new code out before the post-deploy one."""
     completed = []
-    for arguments in variant.migrate_commands:
+    for step, arguments in enumerate(variant.migrate_commands):
+        if step:
+            load.roll_out(ROLL_OUT)
         completed.append(project.manage(variant, arguments))
         if completed[-1].returncode != 0:
             break
@@ -233,6 +247,7 @@ def describe_load_failures(
 def measure(
     project: Project,
     variant: Variant,
+    change: Change,
     written: Written,
     hold: float,
     args: argparse.Namespace,
@@ -241,15 +256,21 @@ def measure(
     if written.problem:
         return Measurement(problem=written.problem)
     copy_template()
-    with Load(connection_parameters(DATABASE), args.rows, args.pause) as load:
+    parameters = connection_parameters(DATABASE)
+    with Load(parameters, args.rows, args.pause, change.new_insert) as load:
         time.sleep(LEAD_IN)
         with held_transaction(hold):
             window_start = time.monotonic()
-            completed = migrate(project, variant)
+            completed = migrate(project, variant, load)
             window_end = time.monotonic()
         samples = load.stop()
+    write_stalls = [
+        stall
+        for role in ("writer", "new-writer")
+        if (stall := samples[role].longest(window_start, window_end)) is not None
+    ]
     measurement = Measurement(
-        write_stall=samples["writer"].longest(window_start, window_end),
+        write_stall=max(write_stalls, default=None),
         read_stall=samples["reader"].longest(window_start, window_end),
         duration=window_end - window_start,
         lock_retries=sum(command.stdout.count(LOCK_RETRY) for command in completed),
@@ -260,6 +281,10 @@ def measure(
         ],
         schema=schema(),
     )
+    for command in completed:
+        for filled in BACKFILLED.finditer(command.stdout):
+            measurement.backfill_rows = int(filled["rows"].replace(",", ""))
+            measurement.backfill_seconds = float(filled["seconds"])
     if completed[-1].returncode != 0:
         measurement.problem = f"failed: {completed[-1].error}"
     elif missing := {"0001_initial", *written.migrations} - recorded_migrations():
@@ -393,13 +418,24 @@ def report(rows: list[Row], repeat: int) -> None:
     if repeat > 1:
         print(f"Medians of {repeat} measurements.")
     print(
-        "Stall: the longest single statement of the writer (insert, update) or "
+        "Stall: the longest single statement of a writer (insert, update) or "
         "the reader (select)\nthat overlapped the migration, from the start of "
-        "the first migrate to the end of the last.\nmigrate s: that window, "
+        "the first migrate to the end of the last.\nThe old code's writer runs "
+        "until the new code's writer has run for "
+        f"{ROLL_OUT:g} s, before the post-deploy\nmigrate.\n"
+        "migrate s: that window, "
         "Python start-up included (syzygy runs two commands).\n"
         f"Target: syzygy's write stall <= {TARGETS[False] * 1000:.0f} ms without a "
         f"held transaction, <= {TARGETS[True] * 1000:.0f} ms with one."
     )
+    for row in rows:
+        filled = row.median(SYZYGY, "backfill_rows")
+        took = row.median(SYZYGY, "backfill_seconds")
+        if filled and took:
+            print(
+                f"Backfill of {row.change.label}, hold {hold_label(row.hold)}: "
+                f"{filled:,.0f} rows in {took:.1f} s ({filled / took:,.0f} rows/s)."
+            )
     measured = [row for row in rows if target(row) != "-"]
     met = sum(target(row) == "met" for row in measured)
     print(
@@ -496,7 +532,7 @@ def main(argv: list[str] | None = None) -> None:
                 for _ in range(args.repeat):
                     for variant in VARIANTS:
                         measurement = measure(
-                            project, variant, written[variant.name], hold, args
+                            project, variant, change, written[variant.name], hold, args
                         )
                         row.measurements[variant.name].append(measurement)
                         progress(row, variant, measurement)

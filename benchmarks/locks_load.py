@@ -62,21 +62,26 @@ class Samples:
         )
 
 
-def statements(role: str, rows: int, rng: random.Random) -> Iterator[tuple[str, Any]]:
-    """Yield the statements of ``role`` for ever: the writer inserts a row and
-    updates a random one, the reader selects a random row."""
-    prefix = f"writer-{os.getpid()}-"
+def statements(
+    role: str, rows: int, rng: random.Random, new_insert: str | None
+) -> Iterator[tuple[str, Any]]:
+    """Yield the statements of ``role`` for ever: a writer inserts a row and
+    updates a random one, the reader selects a random row. The new code's
+    writer inserts with ``new_insert``, if the change gives one: the
+    statement of the old code with the new column."""
+    prefix = f"{role}-{os.getpid()}-"
+    insert = new_insert if role == "new-writer" and new_insert else INSERT
     for number in range(1, 2**62):
-        if role == "writer":
-            yield (
-                INSERT,
-                (
-                    f"new item {number}",
-                    f"{prefix}{number}",
-                    rng.randrange(1000),
-                    rng.randint(1, CATEGORIES),
-                ),
+        if role in ("writer", "new-writer"):
+            values = (
+                f"new item {number}",
+                f"{prefix}{number}",
+                rng.randrange(1000),
+                rng.randint(1, CATEGORIES),
             )
+            if insert is not INSERT:
+                values += (rng.randrange(10**9),)
+            yield insert, values
             yield UPDATE, (rng.randrange(1000), rng.randint(1, rows))
         else:
             yield SELECT, (rng.randint(1, rows),)
@@ -87,12 +92,17 @@ def run(
     connection_parameters: dict[str, str],
     rows: int,
     pause: float,
+    new_insert: str | None,
     ready: Event,
+    new_code: Event,
+    old_code_gone: Event,
     stop: Event,
     results: Connection,
 ) -> None:
     """Run the statements of ``role`` until ``stop`` is set, then send the
-    samples through ``results``."""
+    samples through ``results``. The new code's writer starts once
+    ``new_code`` is set; the old code's writer stops once ``old_code_gone``
+    is."""
     connection = psycopg2.connect(
         **connection_parameters, options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
     )
@@ -101,8 +111,11 @@ def run(
     samples = Samples(role, array("d"), array("d"))
     rng = random.Random()
     ready.set()
-    for sql, parameters in statements(role, rows, rng):
-        if stop.is_set():
+    if role == "new-writer":
+        while not (new_code.wait(0.05) or stop.is_set()):
+            pass
+    for sql, parameters in statements(role, rows, rng, new_insert):
+        if stop.is_set() or (role == "writer" and old_code_gone.is_set()):
             break
         start = time.monotonic()
         try:
@@ -126,15 +139,23 @@ def run(
 
 
 class Load:
-    """A writer and a reader process running against the benchmark table."""
+    """The old code's writer and a reader running against the benchmark
+    table, then, once the new code is rolled out, the new code's writer
+    instead of the old one."""
 
-    roles = ("writer", "reader")
+    roles = ("writer", "new-writer", "reader")
 
     def __init__(
-        self, connection_parameters: dict[str, str], rows: int, pause: float
+        self,
+        connection_parameters: dict[str, str],
+        rows: int,
+        pause: float,
+        new_insert: str | None = None,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
+        self._new_code = context.Event()
+        self._old_code_gone = context.Event()
         self._processes: list[tuple[multiprocessing.process.BaseProcess, Connection]]
         self._processes = []
         self._ready: list[Event] = []
@@ -148,7 +169,10 @@ class Load:
                     connection_parameters,
                     rows,
                     pause,
+                    new_insert,
                     ready,
+                    self._new_code,
+                    self._old_code_gone,
                     self._stop,
                     sender,
                 ),
@@ -165,6 +189,13 @@ class Load:
             if not ready.wait(READY_TIMEOUT):
                 raise RuntimeError(f"{process.name} did not connect in time")
         return self
+
+    def roll_out(self, overlap: float) -> None:
+        """Start the new code's writer; stop the old one ``overlap`` seconds
+        later, as a rolling deploy replaces one process after another."""
+        self._new_code.set()
+        time.sleep(overlap)
+        self._old_code_gone.set()
 
     def stop(self) -> dict[str, Samples]:
         """Stop the processes once their statement in flight is done and

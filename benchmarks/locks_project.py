@@ -64,6 +64,8 @@ USE_TZ = True
 """
 
 MODELS = """\
+import uuid
+
 from django.db import models
 
 
@@ -125,6 +127,8 @@ class Change:
     label: str
     fields: dict[str, str] = field(default_factory=dict)
     constraints: tuple[str, ...] = ()
+    # The INSERT of the new code, which sets the new column, if it differs.
+    new_insert: str | None = None
 
     def models(self) -> str:
         """Return the source of ``models.py`` with this change."""
@@ -139,12 +143,25 @@ class Change:
         return MODELS.format(fields="\n".join(lines))
 
 
+# The INSERT of the new code of a change that adds a column: the old one's,
+# setting the column too, from one more parameter (a random number).
+NEW_INSERT = (
+    "INSERT INTO bench_item (name, code, value, category_id, {column}) "
+    "VALUES (%s, %s, %s, %s, {value})"
+)
 BASE = Change("initial", "initial schema")
 CHANGES = (
     Change(
         "add-field",
         "add NOT NULL field",
         {"flag": "models.BooleanField(default=False)"},
+        new_insert=NEW_INSERT.format(column="flag", value="%s %% 2 = 0"),
+    ),
+    Change(
+        "add-uuid",
+        "add uuid4 field",
+        {"ref": "models.UUIDField(default=uuid.uuid4)"},
+        new_insert=NEW_INSERT.format(column="ref", value="md5(%s::text)::uuid"),
     ),
     Change(
         "add-index",
@@ -167,6 +184,9 @@ CHANGES = (
                 "related_name='+')"
             )
         },
+        new_insert=NEW_INSERT.format(
+            column="secondary_category_id", value=f"1 + %s %% {CATEGORIES}"
+        ),
     ),
     Change(
         "alter-to-foreign-key",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +12,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
-from syzygy.batches import run_in_batches
+from syzygy import batches
+from syzygy.batches import run_in_batches, walk_in_batches
 
 Scenario = Callable[[str], None]
 
@@ -140,3 +143,54 @@ def test_other_errors_of_a_batch_are_not_retried(book_model: Any) -> None:
     with pytest.raises(OperationalError, match="disk full"):
         run_in_batches(book_model.objects.all(), fail, stream=io.StringIO())
     assert attempts == 1
+
+
+def sizes_of_a_walk(db: None, seconds_per_batch: float, batches: int = 5) -> list[int]:
+    """Return the sizes ``walk_in_batches`` asks for, adapting, when each
+    batch takes ``seconds_per_batch``."""
+    sizes: list[int] = []
+
+    def batch(after: Any, size: int) -> tuple[Any, int]:
+        sizes.append(size)
+        time.sleep(seconds_per_batch)
+        handled = size if len(sizes) < batches else 0
+        return len(sizes), handled
+
+    walk_in_batches(batch, using="default", total=0, stream=io.StringIO())
+    return sizes[:-1]
+
+
+def test_batches_grow_while_they_are_quick(db: None) -> None:
+    sizes = sizes_of_a_walk(db, 0.0)
+    # Twice as many rows each time, once the connection is warm.
+    assert sizes[0] == 1000
+    assert all(1 < after / before <= 2 for before, after in itertools.pairwise(sizes))
+    assert sizes[-1] == 2 * sizes[-2]
+
+
+def test_batches_shrink_when_they_are_slow(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batches, "BATCH_SECONDS", 0.005)
+    # Each takes at least 0.02 s, four times too long: half as many rows.
+    assert sizes_of_a_walk(db, 0.02) == [1000, 500, 250, 125]
+
+
+def test_batch_sizes_stay_within_bounds() -> None:
+    assert batches._next_size(60_000, 0.001) == batches.MAX_BATCH_SIZE
+    assert batches._next_size(12, 10.0) == batches.MIN_BATCH_SIZE
+    assert batches._next_size(1000, 0.04) == 500
+    assert batches._next_size(1000, 0.016) == 1250
+
+
+def test_a_walk_with_a_given_size_keeps_it(db: None) -> None:
+    sizes: list[int] = []
+
+    def batch(after: Any, size: int) -> tuple[Any, int]:
+        sizes.append(size)
+        return after, size if len(sizes) < 4 else 0
+
+    done = walk_in_batches(
+        batch, using="default", total=30, batch_size=10, stream=io.StringIO()
+    )
+    assert (done, sizes) == (30, [10, 10, 10, 10])

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import NotSupportedError, OperationalError, connection
+from django.db import NotSupportedError, OperationalError, connection, models
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 from django.db.models import Index
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from syzygy.operations import AddIndexConcurrently
+from syzygy.operations import AddIndexConcurrently, BackfillField
 from tests.test_locks import TableLock, applied
 
 Scenario = Callable[[str], None]
@@ -426,3 +429,64 @@ def test_a_check_left_by_an_interrupted_not_null_is_dropped_on_the_next_run(
         f'ALTER TABLE "alpha_book" DROP CONSTRAINT IF EXISTS "{check}"'
     ]
     assert check not in constraints()
+
+
+def test_a_uuid4_backfill_is_computed_by_postgresql(books: None) -> None:
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    with CaptureQueriesContext(connection) as queries:
+        call_command("migrate", "alpha", "0007", verbosity=0)
+    statements = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT max("id")')
+        or "gen_random_uuid()" in query["sql"]
+    ]
+    # 50 rows, 2 a batch (the migration says so), then a batch that finds none:
+    # the bounds of each batch, then an UPDATE between them.
+    assert len(statements) == 51
+    assert statements[:4] == [
+        'SELECT max("id"), count(*) FROM (SELECT "id" FROM "alpha_book" ORDER BY '
+        '"id" LIMIT 2) AS batch',
+        'UPDATE "alpha_book" SET "ref" = gen_random_uuid() WHERE "id" <= 2 AND '
+        '"ref" IS NULL',
+        'SELECT max("id"), count(*) FROM (SELECT "id" FROM "alpha_book" WHERE "id" '
+        '> 2 ORDER BY "id" LIMIT 2) AS batch',
+        'UPDATE "alpha_book" SET "ref" = gen_random_uuid() WHERE "id" > 2 AND "id" '
+        '<= 4 AND "ref" IS NULL',
+    ]
+    assert fetch("SELECT count(DISTINCT ref), count(*) FROM alpha_book") == [(50, 50)]
+
+
+refs = iter(uuid.UUID(int=number) for number in range(1, 10**6))
+
+
+def next_ref() -> uuid.UUID:
+    """A default PostgreSQL can't compute: each value comes from Python."""
+    return next(refs)
+
+
+def backfill(name: str, field: models.Field[Any, Any], **options: Any) -> None:
+    """Run ``BackfillField`` of ``name`` on the books, migrated to 0006."""
+    from_state = MigrationLoader(connection).project_state(("alpha", "0006_book_ref"))
+    operation = BackfillField("book", name, field, **options)
+    to_state = from_state.clone()
+    operation.state_forwards("alpha", to_state)
+    with connection.schema_editor(atomic=False) as editor:
+        operation.database_forwards("alpha", editor, from_state, to_state)
+
+
+def test_a_default_computed_in_python_is_sent_with_each_batch(books: None) -> None:
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    with CaptureQueriesContext(connection) as queries:
+        backfill("ref", models.UUIDField(default=next_ref))
+    updates = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('UPDATE "alpha_book" SET "ref" = backfill.value')
+    ]
+    # Batches of a size of their own: 50 rows fit in the first.
+    assert len(updates) == 1
+    # Each row got the next value of the callable.
+    values = sorted(ref.int for (ref,) in fetch("SELECT ref FROM alpha_book"))
+    assert values == list(range(values[0], values[0] + 50))
+    assert is_not_null("ref")
