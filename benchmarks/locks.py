@@ -4,8 +4,8 @@ stock Django against syzygy.
 A throwaway project (``locks_project.py``, written to
 ``benchmarks/generated/locks``) has an ``Item`` table of ``--rows`` rows
 (a million by default). For each change of its model (add a NOT NULL field
-with a default, an index, a unique constraint, a foreign key, a check
-constraint, NULL -> NOT NULL), ``makemigrations`` writes the migrations of
+with a default, a uuid4 field, an index, a unique constraint, a foreign key,
+a check constraint, NULL -> NOT NULL), ``makemigrations`` writes the migrations of
 each variant: stock Django, and syzygy (which may split them into
 pre-deploy and post-deploy ones). Each variant then applies them on a fresh
 copy of the same database, with real processes: ``manage.py migrate`` for
@@ -13,9 +13,11 @@ stock Django, ``migrate --pre-deploy`` then ``migrate`` for syzygy.
 
 Meanwhile a writer (insert a row, update a random one) and a reader (select
 a random row by primary key) each loop on a connection of their own
-(``locks_load.py``). A variant's write (read) stall is the longest single
-writer (reader) statement that overlapped the migration window, from the
-start of the first ``migrate`` to the end of the last. Every change is
+(``locks_load.py``); before syzygy's post-deploy ``migrate``, the new code
+rolls out: a writer that also sets the new column starts, and the old one
+stops. A variant's write (read) stall is the longest single writer (reader)
+statement that overlapped the migration window, from the start of the first
+``migrate`` to the end of the last. Every change is
 measured twice: as is, and with a transaction holding an ACCESS SHARE lock
 on the table from just before ``migrate`` for ``--hold`` seconds, as a
 long-running report query would.
