@@ -465,14 +465,18 @@ def next_ref() -> uuid.UUID:
     return next(refs)
 
 
-def backfill(name: str, field: models.Field[Any, Any], **options: Any) -> None:
-    """Run ``BackfillField`` of ``name`` on the books, migrated to 0006."""
+def backfill(
+    name: str, field: models.Field[Any, Any], collect_sql: bool = False
+) -> list[str]:
+    """Run ``BackfillField`` of ``name`` on the books, migrated to 0006;
+    return the SQL collected, if it is only collected."""
     from_state = MigrationLoader(connection).project_state(("alpha", "0006_book_ref"))
-    operation = BackfillField("book", name, field, **options)
+    operation = BackfillField("book", name, field)
     to_state = from_state.clone()
     operation.state_forwards("alpha", to_state)
-    with connection.schema_editor(atomic=False) as editor:
+    with connection.schema_editor(atomic=False, collect_sql=collect_sql) as editor:
         operation.database_forwards("alpha", editor, from_state, to_state)
+    return list(editor.collected_sql) if collect_sql else []
 
 
 def test_a_default_computed_in_python_is_sent_with_each_batch(books: None) -> None:
@@ -490,3 +494,25 @@ def test_a_default_computed_in_python_is_sent_with_each_batch(books: None) -> No
     values = sorted(ref.int for (ref,) in fetch("SELECT ref FROM alpha_book"))
     assert values == list(range(values[0], values[0] + 50))
     assert is_not_null("ref")
+
+
+def test_sqlmigrate_shows_the_statements_of_a_batch(books: None) -> None:
+    call_command("migrate", "alpha", "0006", verbosity=0)
+    for default, fill in [
+        (uuid.uuid4, 'UPDATE "alpha_book" SET "ref" = gen_random_uuid() WHERE'),
+        (next_ref, 'UPDATE "alpha_book" SET "ref" = backfill.value FROM (VALUES'),
+    ]:
+        sql = backfill("ref", models.UUIDField(default=default), collect_sql=True)
+        comments = [line for line in sql if line.startswith("-- ")]
+        assert comments[0] == (
+            "-- Fill alpha_book.ref where it is NULL, row by row, in batches of "
+            "about 20 ms, each a transaction of its own"
+        )
+        assert comments[1].startswith(
+            '-- SELECT max("id"), count(*) FROM (SELECT "id" FROM "alpha_book" '
+            if default is uuid.uuid4
+            else '-- SELECT "id" FROM "alpha_book" ORDER BY "id" LIMIT %s; '
+        )
+        assert fill in comments[1]
+    # Nothing ran.
+    assert fetch("SELECT count(ref) FROM alpha_book") == [(0,)]
