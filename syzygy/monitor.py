@@ -35,6 +35,8 @@ PROGRESS_EVERY = 0.5
 HEARTBEAT = 30.0
 # How long what was seen is kept.
 MEMORY = 60.0
+# Seconds the monitor waits at most to connect, and for each of its queries.
+MONITOR_TIMEOUT = 5
 
 _INDEX_BUILD = re.compile(
     r"^\s*(?:CREATE\s+(?:UNIQUE\s+)?INDEX|REINDEX\s+INDEX)\s+(?:CONCURRENTLY\s+)?"
@@ -300,9 +302,14 @@ class _Session:
             try:
                 params = self.watched.get_connection_params()
                 params["application_name"] = "syzygy migrate monitor"
+                # Never keep migrate waiting for the monitor.
+                params.setdefault("connect_timeout", MONITOR_TIMEOUT)
                 self.raw = self.driver.connect(**params)
                 self.raw.autocommit = True
+                with self.raw.cursor() as cursor:
+                    cursor.execute(f"SET statement_timeout = {MONITOR_TIMEOUT * 1000}")
             except self.driver.Error:
+                self.close()
                 self.broken = True
         return self.raw is not None
 

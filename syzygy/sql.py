@@ -47,27 +47,39 @@ def plan_sql(
     """Return the SQL lines of each step of ``plan``, as ``sqlmigrate`` shows
     them, with the transaction around them."""
     state: ProjectState | None = None
+    done: set[tuple[str, str]] = set()
     shown = []
     for migration, backwards in plan:
-        with connection.schema_editor(
-            collect_sql=True, atomic=migration.atomic
-        ) as schema_editor:
-            if backwards:
-                # As sqlmigrate --backwards: from the state before the migration.
-                before = loader.project_state(
-                    (migration.app_label, migration.name), at_end=False
-                )
-                try:
-                    migration.unapply(before, schema_editor, collect_sql=True)
-                except IrreversibleError as error:
-                    schema_editor.collected_sql.append(f"-- IRREVERSIBLE: {error}")
-            else:
-                # As migrate: from the state of what is applied, then of
-                # each step before this one.
-                if state is None:
-                    state = _applied_state(loader)
-                state = migration.apply(state, schema_editor, collect_sql=True)
-        lines = [*lock_bounds(connection, migration), *schema_editor.collected_sql]
+        key = (migration.app_label, migration.name)
+        try:
+            with connection.schema_editor(
+                collect_sql=True, atomic=migration.atomic
+            ) as schema_editor:
+                if backwards:
+                    # As sqlmigrate --backwards: from the state before it.
+                    before = loader.project_state(key, at_end=False)
+                    try:
+                        migration.unapply(before, schema_editor, collect_sql=True)
+                    except IrreversibleError as error:
+                        schema_editor.collected_sql.append(f"-- IRREVERSIBLE: {error}")
+                else:
+                    # As migrate: from the state of what is applied, then of
+                    # each step before this one.
+                    if state is None:
+                        state = _state_after(loader, done)
+                    state = migration.apply(state, schema_editor, collect_sql=True)
+            statements = list(schema_editor.collected_sql)
+        except Exception as error:
+            # Some operations look at the database to write their SQL (a
+            # RenameIndex of unnamed indexes, say), which holds nothing yet of
+            # the migrations before them.
+            statements = [
+                "-- Its SQL can't be collected before the migrations before it "
+                f"are applied: {error}"
+            ]
+            state = None
+        done.add(key)
+        lines = [*lock_bounds(connection, migration), *statements]
         if in_one_transaction(connection, migration):
             lines = [
                 connection.ops.start_transaction_sql(),
@@ -78,11 +90,12 @@ def plan_sql(
     return shown
 
 
-def _applied_state(loader: MigrationLoader) -> ProjectState:
+def _state_after(loader: MigrationLoader, done: set[tuple[str, str]]) -> ProjectState:
     """Return the project state of the migrations applied on the loader's
-    connection."""
+    connection, and of those ``done``."""
     graph = loader.graph
     applied = {key for key in loader.applied_migrations if key in graph.nodes}
+    applied |= done
     # The state of the latest applied migrations holds that of the others.
     latest = [
         key

@@ -567,3 +567,29 @@ def test_plan_sql_says_how_non_atomic_migrations_run(use_scenario: Scenario) -> 
     else:
         assert first == "    --"
     assert "BEGIN;" not in non_atomic
+
+
+def test_plan_sql_of_a_migration_that_reads_the_database_first(
+    use_scenario: Scenario,
+) -> None:
+    """RenameIndex of unnamed indexes finds its index in the database: before
+    the migration that creates the table runs, there is none to find."""
+    use_scenario("introspecting")
+    steps = plan_document("alpha", sql=True)["planned"]
+    assert [step["name"] for step in steps] == [
+        "0001_initial",
+        "0002_rename_author_rank_index",
+        "0003_author_bio",
+    ]
+    assert any("CREATE TABLE" in line for line in steps[0]["sql"])
+    [comment] = [line for line in steps[1]["sql"] if line.startswith("--")]
+    assert comment == (
+        "-- Its SQL can't be collected before the migrations before it are "
+        "applied: Found wrong number (0) of indexes for alpha_author(rank)."
+    )
+    # The migrations after it start from the state it leaves.
+    assert any('"bio"' in line for line in steps[2]["sql"])
+    # Once the table exists, its SQL can be shown.
+    migrate("alpha", "0001")
+    [step, _] = plan_document("alpha", sql=True)["planned"]
+    assert any("author_rank_idx" in line for line in step["sql"])
