@@ -51,6 +51,7 @@ from .operations import (
     RemoveIndexConcurrently,
     RenameField,
     RenameModel,
+    RenameModelInState,
 )
 from .plan import operation_stage, partition_operations
 from .questioner import NULLABLE, StageQuestionerMixin, stage_questioner
@@ -224,6 +225,8 @@ class StageAwareAutodetectorMixin:
         super().__init__(from_state, to_state, questioner, *args, **kwargs)  # type: ignore[call-arg]
         # Django's own questions go to the same questioner.
         self.questioner = self.stage_questions = stage_questioner(self.questioner)
+        # The tables of models renamed in the state only, by their new names.
+        self._tables_kept: dict[tuple[str, str], str] = {}
 
     # Rules that change single operations.
 
@@ -238,6 +241,13 @@ class StageAwareAutodetectorMixin:
             operation = self._staged_rename_field(app_label, operation)
         elif type(operation) is operations.RenameModel:
             operation = self._staged_rename_model(app_label, operation)
+        elif (
+            type(operation) is operations.AlterModelTable
+            and self._tables_kept.get((app_label, operation.name_lower))
+            == operation.table
+        ):
+            # The rename in the state names the table already.
+            return
         elif type(operation) is operations.AlterField:
             operation = self._staged_alter_field(app_label, operation)
         elif self._existed(app_label, getattr(operation, "model_name_lower", "")):
@@ -352,14 +362,29 @@ class StageAwareAutodetectorMixin:
         new_table = table_name(
             self.to_state.models[app_label, operation.new_name_lower]
         )
-        if old_table == new_table:
-            return operation  # Only the Python name changes.
         old_model = f"{app_label}.{operation.old_name}"
         new_model = f"{app_label}.{operation.new_name}"
+        many_to_many = self._many_to_many_tables(app_label, operation.old_name_lower)
+        if old_table == new_table and not many_to_many:
+            # Only the Python name changes: nothing to do on the database,
+            # where RenameModel would re-create the foreign keys to it.
+            self._tables_kept[app_label, operation.new_name_lower] = new_table
+            new_options = self.to_state.models[app_label, operation.new_name_lower]
+            return RenameModelInState(
+                operation.old_name,
+                operation.new_name,
+                new_options.options.get("db_table"),
+            )
+        if old_table == new_table:
+            renamed = (
+                f"renames the tables or columns of its many-to-many relations "
+                f"({', '.join(many_to_many)})"
+            )
+        else:
+            renamed = f"renames its table {old_table}"
         stage = self.stage_questions.ask_rename_stage(
-            f"Renaming the model {old_model} to {operation.new_name} renames its "
-            f"table {old_table}: the code deployed before or after the rename fails "
-            "while the other runs.",
+            f"Renaming the model {old_model} to {operation.new_name} {renamed}: the "
+            "code deployed before or after the rename fails while the other runs.",
             (
                 f"Quit, and keep the table instead: set db_table = '{old_table}' in "
                 f"the Meta of {new_model}",
@@ -367,6 +392,12 @@ class StageAwareAutodetectorMixin:
                 f"Rename post-deploy: the new code doesn't use {new_model} until then",
             ),
         )
+        if stage is None and old_table == new_table:
+            raise MakemigrationsAborted(
+                f"Renaming {old_model} to {operation.new_name} {renamed}, which the "
+                "deployed code uses. To keep them, first give each relation a "
+                "through model of its own on its current table."
+            )
         if stage is None:
             raise MakemigrationsAborted(
                 f"Renaming {old_model} to {operation.new_name} renames the table "
@@ -374,6 +405,20 @@ class StageAwareAutodetectorMixin:
                 f"db_table = '{old_table}' in the Meta of {new_model} to keep it."
             )
         return RenameModel(operation.old_name, operation.new_name, stage)
+
+    def _many_to_many_tables(self, app_label: str, model_name: str) -> list[str]:
+        """Return the tables Django makes for the many-to-many relations of a
+        model, from it or to it, which a rename of the model renames."""
+        target = f"{app_label}.{model_name}"
+        tables = []
+        for (label, name), model in self.from_state.models.items():
+            for field_name, field in model.fields.items():
+                if not field.many_to_many or field.remote_field.through is not None:
+                    continue
+                related = str(field.related_model).lower()
+                if (label, name) == (app_label, model_name) or related == target:
+                    tables.append(field.db_table or f"{table_name(model)}_{field_name}")
+        return sorted(tables)
 
     # Rules that split one change into a pre-deploy and a post-deploy operation.
 

@@ -306,6 +306,8 @@ def _table_changes(
     elif isinstance(operation, operations.CreateModel):
         table = operation.options.get("db_table")
         yield None, table or default_table_name(app_label, operation.name)
+    elif isinstance(operation, syzygy_operations.RenameModelInState):
+        return
     elif isinstance(operation, operations.RenameModel):
         model = state.models[app_label, operation.old_name_lower]
         table = model.options.get("db_table")

@@ -37,6 +37,7 @@ __all__ = (
     "RemoveIndexConcurrently",
     "RenameField",
     "RenameModel",
+    "RenameModelInState",
 )
 
 AnyField: TypeAlias = "models.Field[Any, Any]"
@@ -130,6 +131,60 @@ class RenameModel(_StagedOperation, operations.RenameModel):
     def __init__(self, old_name: str, new_name: str, stage: Stage) -> None:
         super().__init__(old_name, new_name)
         self.stage = Stage(stage)
+
+
+class RenameModelInState(operations.RenameModel):
+    """Rename a model in the migration state only: its table stays, and so
+    do the foreign keys and many-to-many tables that point to it.
+
+    ``db_table``, if given, is the table the renamed model names in its
+    ``Meta``: the one it had. ``makemigrations`` writes this operation for a
+    model renamed on its table; on the database it does nothing, where
+    ``RenameModel`` would re-create every foreign key to the model.
+    """
+
+    def __init__(self, old_name: str, new_name: str, db_table: str | None = None):
+        super().__init__(old_name, new_name)
+        self.db_table = db_table
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        if self.db_table is not None:
+            kwargs["db_table"] = self.db_table
+        return name, args, kwargs
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        super().state_forwards(app_label, state)
+        if self.db_table is not None:
+            state.alter_model_options(
+                app_label, self.new_name_lower, {"db_table": self.db_table}
+            )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        pass
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        pass
+
+    def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
+        # Not RenameModel's: merged into a RenameModel, it would touch the
+        # database.
+        return super(operations.RenameModel, self).reduce(operation, app_label)
+
+    def describe(self) -> str:
+        return f"Rename model {self.old_name} to {self.new_name}, keeping its table"
 
 
 class AddField(operations.AddField):

@@ -16,6 +16,7 @@ from django.db.migrations.questioner import (
 
 from . import compat, conf
 from .constants import Stage
+from .fields import table_name
 
 __all__ = (
     "InteractiveStageQuestioner",
@@ -58,6 +59,13 @@ class StageQuestionerMixin(MigrationQuestioner):
     ) -> Stage | None:
         """Return the stage of an unsafe rename, or ``None`` to quit."""
         return None
+
+    def ask_rename_model(self, old_model_state: Any, new_model_state: Any) -> bool:
+        # A model that keeps its table is that model renamed: never create
+        # its table again and delete it.
+        if table_name(old_model_state) == table_name(new_model_state):
+            return True
+        return bool(super().ask_rename_model(old_model_state, new_model_state))
 
     def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
         """Return whether to write migrations whose stage is ambiguous."""

@@ -552,6 +552,49 @@ def test_rename_model_quit_prints_the_safe_recipe(
     assert case.written() == []
 
 
+@pytest.mark.parametrize("interactive", [False, True])
+def test_rename_model_keeping_its_table_is_a_rename_in_the_state_only(
+    makemigrations_case: OpenCase, interactive: bool
+) -> None:
+    """Never CreateModel and DeleteModel of one table; no question, and no
+    foreign key to it re-created on the database."""
+    case = makemigrations_case("rename_model_kept")
+    outcome = case.makemigrations(interactive=interactive)
+    assert outcome.status == 0
+    assert outcome.stdout.splitlines()[-1] == (
+        "    ~ Rename model Author to Writer, keeping its table"
+    )
+    (name,) = case.written()
+    assert name == "0002_rename_author_writer"
+    (rename,) = case.migration(name).operations
+    assert isinstance(rename, syzygy_operations.RenameModelInState)
+    assert rename.db_table == "rename_model_kept_author"
+    case.migrate("0001")
+    before = table_columns("rename_model_kept_book")
+    case.migrate()
+    assert "rename_model_kept_author" in table_names()
+    assert "rename_model_kept_writer" not in table_names()
+    assert table_columns("rename_model_kept_book") == before
+    # The state agrees with the database: nothing left to migrate.
+    assert case.makemigrations("--check").status == 0
+    case.migrate("0001")
+    assert "rename_model_kept_author" in table_names()
+
+
+def test_rename_model_keeping_its_table_but_not_its_many_to_many_tables_asks(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_model_m2m")
+    outcome = case.makemigrations()
+    assert outcome.status == 3
+    assert (
+        "Renaming rename_model_m2m.Author to Writer renames the tables or columns "
+        "of its many-to-many relations (rename_model_m2m_author_tags), which the "
+        "deployed code uses."
+    ) in outcome.stderr
+    assert case.written() == []
+
+
 # Changes that can't be split
 
 

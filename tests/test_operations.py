@@ -21,6 +21,7 @@ from syzygy.operations import (
     PreRemoveField,
     RenameField,
     RenameModel,
+    RenameModelInState,
 )
 from syzygy.plan import operation_stage
 
@@ -321,4 +322,18 @@ def test_add_constraint_not_valid_takes_check_and_unique_constraints_only() -> N
     assert str(raised.value) == (
         "AddConstraintNotValid adds check and unique constraints, not "
         "Other 'other': use migrations.AddConstraint for it."
+    )
+
+
+def test_rename_model_in_state_deconstructs_and_is_never_merged_into_a_rename() -> None:
+    operation = RenameModelInState("Author", "Writer")
+    assert operation.deconstruct() == (
+        "RenameModelInState",
+        [],
+        {"old_name": "Author", "new_name": "Writer"},
+    )
+    assert operation.describe() == "Rename model Author to Writer, keeping its table"
+    # A RenameModel of the result would rename the table: not one operation.
+    assert not isinstance(
+        operation.reduce(migrations.RenameModel("Writer", "Poet"), "alpha"), list
     )
