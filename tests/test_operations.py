@@ -333,6 +333,10 @@ def test_rename_model_in_state_deconstructs_and_is_never_merged_into_a_rename() 
         {"old_name": "Author", "new_name": "Writer"},
     )
     assert operation.describe() == "Rename model Author to Writer, keeping its table"
+    state = ProjectState()
+    state.add_model(ModelState("alpha", "Author", [("id", models.AutoField())]))
+    operation.state_forwards("alpha", state)
+    assert state.models["alpha", "writer"].options.get("db_table") is None
     # A RenameModel of the result would rename the table: not one operation.
     assert not isinstance(
         operation.reduce(migrations.RenameModel("Writer", "Poet"), "alpha"), list
