@@ -380,29 +380,27 @@ class StageAwareAutodetectorMixin:
                 f"renames the tables or columns of its many-to-many relations "
                 f"({', '.join(many_to_many)})"
             )
+            through = "give each relation a through model of its own on its table"
+            keep = f"keep them instead: first {through}"
+            advice = f"To keep them, first {through}."
         else:
             renamed = f"renames its table {old_table}"
+            db_table = f"db_table = '{old_table}' in the Meta of {new_model}"
+            keep = f"keep the table instead: set {db_table}"
+            advice = f"Set {db_table} to keep it."
         stage = self.stage_questions.ask_rename_stage(
             f"Renaming the model {old_model} to {operation.new_name} {renamed}: the "
             "code deployed before or after the rename fails while the other runs.",
             (
-                f"Quit, and keep the table instead: set db_table = '{old_table}' in "
-                f"the Meta of {new_model}",
+                f"Quit, and {keep}",
                 f"Rename pre-deploy: the deployed code doesn't use {old_model}",
                 f"Rename post-deploy: the new code doesn't use {new_model} until then",
             ),
         )
-        if stage is None and old_table == new_table:
-            raise MakemigrationsAborted(
-                f"Renaming {old_model} to {operation.new_name} {renamed}, which the "
-                "deployed code uses. To keep them, first give each relation a "
-                "through model of its own on its current table."
-            )
         if stage is None:
             raise MakemigrationsAborted(
-                f"Renaming {old_model} to {operation.new_name} renames the table "
-                f"{old_table}, which the deployed code uses. Set "
-                f"db_table = '{old_table}' in the Meta of {new_model} to keep it."
+                f"Renaming {old_model} to {operation.new_name} {renamed}, which the "
+                f"deployed code uses. {advice}"
             )
         return RenameModel(operation.old_name, operation.new_name, stage)
 

@@ -26,6 +26,7 @@ from .conf import LockPolicy
 
 __all__ = (
     "LockRetriesExhausted",
+    "abridged",
     "bounded_lock_waits",
     "is_lock_timeout",
     "retry_delays",
@@ -89,9 +90,10 @@ def retrying_lock_timeouts(
         time.sleep(delay)
 
 
-def _abridged(sql: str, length: int = 120) -> str:
-    sql = " ".join(sql.split())
-    return sql if len(sql) <= length else f"{sql[: length - 3]}..."
+def abridged(text: str, length: int = 120) -> str:
+    """Return ``text`` on one line, cut to ``length`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= length else f"{text[: length - 3]}..."
 
 
 def runs_in_a_transaction(sql: str) -> bool:
@@ -167,7 +169,7 @@ def bounded_lock_waits(
         return retrying_lock_timeouts(
             in_a_transaction,
             policy,
-            what=f"its statement {_abridged(sql)!r} could not take its locks",
+            what=f"its statement {abridged(sql)!r} could not take its locks",
             on_retry=on_retry,
         )
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .locks import abridged
+
 if TYPE_CHECKING:
     from .batches import Stream
     from .conf import LockPolicy
@@ -84,7 +86,7 @@ class BlockingSession:
         if self.transaction_seconds is not None:
             details.append(f"in a transaction for {self.transaction_seconds:.1f} s")
         if self.query:
-            details.append(f"query {_abridged(self.query)!r}")
+            details.append(f"query {abridged(self.query, 60)!r}")
         return (
             f"pid {self.pid} ({', '.join(details)})" if details else f"pid {self.pid}"
         )
@@ -96,26 +98,29 @@ def describe_sessions(sessions: list[BlockingSession]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _abridged(text: str, length: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else f"{text[: length - 3]}..."
-
-
 def _unquoted(name: str) -> str:
     return name.strip('"')
 
 
+def _progress_label(sql: str) -> tuple[str | None, bool]:
+    """Return how the progress of ``sql`` is labelled (``None`` if it has
+    none to show), and whether it builds an index."""
+    if match := _INDEX_BUILD.match(sql):
+        return f"Building index {_unquoted(match['name'])}", True
+    if match := _VALIDATION.match(sql):
+        name, table = _unquoted(match["name"]), _unquoted(match["table"])
+        return f"Validating constraint {name} on {table}", False
+    return None, False
+
+
 @dataclass
 class _Statement:
-    sql: str
     pid: int
     started: float
+    label: str | None
+    builds_index: bool
     report: _Report | None = None
     looked_at_progress: float = 0.0
-
-    @property
-    def shows_progress(self) -> bool:
-        return bool(_INDEX_BUILD.match(self.sql) or _VALIDATION.match(self.sql))
 
 
 class SessionMonitor:
@@ -134,9 +139,12 @@ class SessionMonitor:
         self._statement: _Statement | None = None
         self._seen: list[tuple[float, list[BlockingSession]]] = []
         self._closed = False
-        self._thread: threading.Thread | None = None
         # Whether the output's last line is unfinished ("Applying ...").
         self._mid_line = True
+        self._thread = threading.Thread(
+            target=self._run, name="syzygy session monitor", daemon=True
+        )
+        self._thread.start()
 
     @contextmanager
     def watching(self) -> Iterator[None]:
@@ -184,20 +192,16 @@ class SessionMonitor:
         with self._condition:
             self._closed = True
             self._condition.notify_all()
-        if self._thread is not None:
-            self._thread.join()
+        self._thread.join()
 
     def _started(self, sql: str) -> _Statement:
         statement = _Statement(
-            sql, self.connection.connection.info.backend_pid, time.monotonic()
+            self.connection.connection.info.backend_pid,
+            time.monotonic(),
+            *_progress_label(sql),
         )
         with self._condition:
             self._statement = statement
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="syzygy session monitor", daemon=True
-                )
-                self._thread.start()
             self._condition.notify_all()
         return statement
 
@@ -253,14 +257,14 @@ class SessionMonitor:
         now = time.monotonic()
         if (
             self.output is None
-            or not statement.shows_progress
+            or statement.label is None
             or now - statement.started < PROGRESS_AFTER
             or now - statement.looked_at_progress < PROGRESS_EVERY
         ):
             return
         statement.looked_at_progress = now
         progress = None
-        if _INDEX_BUILD.match(statement.sql):
+        if statement.builds_index:
             rows = session.query(_INDEX_PROGRESS, statement.pid)
             if not rows:
                 # Not started, or done: nothing to show.
@@ -338,15 +342,8 @@ class _Report:
         self.terminal = output.isatty()
         if mid_line:
             self.output.write("\n")
-        if match := _INDEX_BUILD.match(statement.sql):
-            self.label = f"Building index {_unquoted(match['name'])}"
-        else:
-            match = _VALIDATION.match(statement.sql)
-            assert match is not None
-            self.label = (
-                f"Validating constraint {_unquoted(match['name'])} "
-                f"on {_unquoted(match['table'])}"
-            )
+        assert statement.label is not None
+        self.label = statement.label
         self.shown: tuple[str, int] | None = None
         self.shown_at = 0.0
 

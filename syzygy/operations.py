@@ -167,16 +167,9 @@ class RenameModelInState(operations.RenameModel):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        pass
+        """Do nothing: the table stays."""
 
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        pass
+    database_backwards = database_forwards
 
     def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
         # Not RenameModel's: merged into a RenameModel, it would touch the
@@ -844,16 +837,10 @@ class _Backfill:
     def batch(self, after: Any, size: int) -> tuple[Any, int]:
         """Fill the ``size`` rows after the key ``after``; return the last
         key and the number of rows."""
-        if self.expression is None:
-            # Two parameters a row: within what any driver binds.
-            size = min(size, _MAX_VALUES_ROWS)
         with self.connection.cursor() as cursor:
-            cursor.execute(self._batch_sql(after), [*self._after(after), size])
             if self.expression is None:
-                keys = [key for (key,) in cursor.fetchall()]
-                if keys:
-                    self._fill_from_values(cursor, keys)
-                return (keys[-1] if keys else None), len(keys)
+                return self._fill_from_values(cursor, after, size)
+            cursor.execute(self._batch_sql(after), [*self._after(after), size])
             last, count = cursor.fetchone()
             if count:
                 # Bounds the planner sees: it walks the primary key's index
@@ -902,12 +889,19 @@ class _Backfill:
             f"AND {self.table}.{self.key} BETWEEN %s AND %s"
         )
 
-    def _fill_from_values(self, cursor: Any, keys: list[Any]) -> None:
-        """Give each row its own default with one ``UPDATE ... FROM (VALUES ...)``.
+    def _fill_from_values(self, cursor: Any, after: Any, size: int) -> tuple[Any, int]:
+        """Give each row of a batch its own default from Python, with one
+        ``UPDATE ... FROM (VALUES ...)``.
 
         Much quicker than ``bulk_update``'s ``CASE``, which compares every row
         to every value of the batch.
         """
+        # Two parameters a row: within what any driver binds.
+        size = min(size, _MAX_VALUES_ROWS)
+        cursor.execute(self._batch_sql(after), [*self._after(after), size])
+        keys = [key for (key,) in cursor.fetchall()]
+        if not keys:
+            return None, 0
         params: list[Any] = []
         for key in keys:
             params.append(key)
@@ -915,3 +909,4 @@ class _Backfill:
                 self.field.get_db_prep_save(self.field.get_default(), self.connection)
             )
         cursor.execute(self._values_sql(len(keys)), [*params, keys[0], keys[-1]])
+        return keys[-1], len(keys)

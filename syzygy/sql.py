@@ -7,6 +7,7 @@ migration of a plan: the statements Django collects, with the lock bounds
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.exceptions import IrreversibleError
@@ -69,10 +70,10 @@ def plan_sql(
                         state = _state_after(loader, done)
                     state = migration.apply(state, schema_editor, collect_sql=True)
             statements = list(schema_editor.collected_sql)
-        except Exception as error:
+        except (DatabaseError, ValueError) as error:
             # Some operations look at the database to write their SQL (a
             # RenameIndex of unnamed indexes, say), which holds nothing yet of
-            # the migrations before them.
+            # the migrations before them: they find nothing, or no table.
             statements = [
                 "-- Its SQL can't be collected before the migrations before it "
                 f"are applied: {error}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from io import StringIO
 
@@ -331,9 +332,15 @@ def test_a_statement_waiting_for_a_lock_has_its_blockers_noted(
         cursor.execute('DROP INDEX "book_pages_idx"')
 
 
-def test_a_monitor_that_saw_no_statement_closes_at_once() -> None:
+def test_a_monitor_that_saw_no_statement_opens_nothing_and_stops(
+    transactional_db: None,
+) -> None:
     session_monitor = SessionMonitor(connection, conf.lock_policy(), None)
+    time.sleep(0.3)
+    # It waits for a statement without a connection of its own.
+    assert monitor_sessions() == 0
     session_monitor.close()
+    assert not session_monitor._thread.is_alive()
     assert session_monitor.blockers() == []
 
 
