@@ -8,6 +8,7 @@ it can't decide; it never prints nor exits.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -45,6 +46,8 @@ from .operations import (
     AddIndexConcurrently,
     AlterFieldConcurrently,
     BackfillField,
+    ContractRenameField,
+    ExpandRenameField,
     OutsideTransaction,
     PostAddField,
     PreRemoveField,
@@ -54,7 +57,12 @@ from .operations import (
     RenameModelInState,
 )
 from .plan import operation_stage, partition_operations
-from .questioner import NULLABLE, StageQuestionerMixin, stage_questioner
+from .questioner import (
+    EXPAND_CONTRACT,
+    NULLABLE,
+    StageQuestionerMixin,
+    stage_questioner,
+)
 from .reviews import reviewed, reviews_of
 
 __all__ = (
@@ -238,7 +246,14 @@ class StageAwareAutodetectorMixin:
         beginning: bool = False,
     ) -> None:
         if type(operation) is operations.RenameField:
-            operation = self._staged_rename_field(app_label, operation)
+            renamed = self._staged_rename_field(app_label, operation)
+            if isinstance(renamed, tuple):
+                expand, contract = renamed
+                super().add_operation(app_label, expand, dependencies, beginning)  # type: ignore[misc]
+                operation = contract
+                dependencies = [_BoundaryDependency(app_label, expand)]
+            else:
+                operation = renamed
         elif type(operation) is operations.RenameModel:
             operation = self._staged_rename_model(app_label, operation)
         elif (
@@ -314,7 +329,9 @@ class StageAwareAutodetectorMixin:
 
     def _staged_rename_field(
         self, app_label: str, operation: operations.RenameField
-    ) -> Operation:
+    ) -> Operation | tuple[Operation, Operation]:
+        """Return the rename the user chose: of one stage, or an expand and a
+        contract operation."""
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.old_name)
@@ -322,13 +339,28 @@ class StageAwareAutodetectorMixin:
             app_label, operation.model_name_lower
         ].get_field(operation.new_name)
         old_column = column_name(old_field, operation.old_name)
-        if old_column == column_name(new_field, operation.new_name):
+        new_column = column_name(new_field, operation.new_name)
+        if old_column == new_column:
             return operation  # Only the Python name changes.
         model = f"{app_label}.{operation.model_name}"
-        stage = self.stage_questions.ask_rename_stage(
+        obstacle = self._expand_contract_obstacle(app_label, operation, old_field)
+        description = (
             f"Renaming the field {model}.{operation.old_name} renames its column: "
             "the code deployed before or after the rename fails while the other "
-            "runs.",
+            "runs."
+        )
+        zero_downtime = None
+        if obstacle is None:
+            zero_downtime = (
+                f"Rename without downtime: a pre-deploy migration adds the column "
+                f"{new_column}, kept in sync with {old_column} until a post-deploy "
+                f"migration drops it (on PostgreSQL; elsewhere the column is "
+                f"renamed pre-deploy)"
+            )
+        else:
+            description += f" It can't be renamed without downtime: {obstacle}."
+        stage = self.stage_questions.ask_rename_stage(
+            description,
             (
                 f"Quit, and keep the column instead: add "
                 f"db_column='{old_column}' to "
@@ -338,7 +370,11 @@ class StageAwareAutodetectorMixin:
                 f"Rename post-deploy: the new code doesn't use "
                 f"{model}.{operation.new_name} until then",
             ),
+            zero_downtime,
         )
+        names = (operation.model_name, operation.old_name, operation.new_name)
+        if stage == EXPAND_CONTRACT:
+            return ExpandRenameField(*names), ContractRenameField(*names)
         if stage is None:
             raise MakemigrationsAborted(
                 f"Renaming {model}.{operation.old_name} to {operation.new_name} "
@@ -349,9 +385,44 @@ class StageAwareAutodetectorMixin:
                 f"over, deploy code that only uses {operation.new_name}, then remove "
                 f"{operation.old_name}."
             )
-        return RenameField(
-            operation.model_name, operation.old_name, operation.new_name, stage
-        )
+        return RenameField(*names, Stage(stage))
+
+    def _expand_contract_obstacle(
+        self,
+        app_label: str,
+        operation: operations.RenameField,
+        field: models.Field[Any, Any],
+    ) -> str | None:
+        """Return why a field can't be renamed in an expand and a contract
+        step, or ``None`` if it can."""
+        if field.primary_key:
+            return "it is the primary key"
+        if field.many_to_many:
+            return "it is a many-to-many relation, whose table would be renamed"
+        model = self.from_state.models[app_label, operation.model_name_lower]
+        name = operation.old_name
+        options = model.options
+        for option in ("unique_together", "index_together"):
+            if any(name in names for names in options.get(option) or ()):
+                return f"it is in {option}"
+        for option in ("indexes", "constraints"):
+            for each in options.get(option) or ():
+                # Fields, expressions and conditions all show in the repr.
+                if re.search(rf"\b{re.escape(name)}\b", repr(each)):
+                    return f"Meta.{option} has {each.name!r}, which uses it"
+        target = f"{app_label}.{operation.model_name_lower}"
+        for (label, model_name), other in self.from_state.models.items():
+            for field_name, other_field in other.fields.items():
+                if (
+                    other_field.is_relation
+                    and str(other_field.related_model).lower() == target
+                    and name in (getattr(other_field, "to_fields", None) or ())
+                ):
+                    return (
+                        f"the foreign key {label}.{model_name}.{field_name} points "
+                        f"to it"
+                    )
+        return None
 
     def _staged_rename_model(
         self, app_label: str, operation: operations.RenameModel
@@ -402,7 +473,7 @@ class StageAwareAutodetectorMixin:
                 f"Renaming {old_model} to {operation.new_name} {renamed}, which the "
                 f"deployed code uses. {advice}"
             )
-        return RenameModel(operation.old_name, operation.new_name, stage)
+        return RenameModel(operation.old_name, operation.new_name, Stage(stage))
 
     def _many_to_many_tables(self, app_label: str, model_name: str) -> list[str]:
         """Return the tables Django makes for the many-to-many relations of a

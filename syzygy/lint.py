@@ -537,7 +537,13 @@ def _rename_field(
             column_name(field, new_name),
         )
         what = f"the column {table}.{old_column} to {new_column}"
-        hint = f"Keep the column: add db_column='{old_column}' to the renamed field."
+        hint = (
+            f"Keep the column: add db_column='{old_column}' to the renamed field. "
+            "Or rename it without downtime: syzygy.operations.ExpandRenameField in "
+            "a pre-deploy migration, then syzygy.operations.ContractRenameField in "
+            "a post-deploy one, each with atomic = False (makemigrations writes "
+            "them)."
+        )
     yield _Finding(
         RENAME,
         f"renames {what}: while the release rolls out, the code that expects the "

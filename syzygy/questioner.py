@@ -19,6 +19,7 @@ from .constants import Stage
 from .fields import table_name
 
 __all__ = (
+    "EXPAND_CONTRACT",
     "InteractiveStageQuestioner",
     "InteractiveStageQuestions",
     "NonInteractiveStageQuestioner",
@@ -31,6 +32,9 @@ __all__ = (
 
 NULLABLE = None
 """The answer of ``ask_remove_default`` that makes the column NULLable."""
+
+EXPAND_CONTRACT = "expand/contract"
+"""The answer of ``ask_rename_stage`` that renames without downtime."""
 
 
 class StageQuestionerMixin(MigrationQuestioner):
@@ -55,9 +59,16 @@ class StageQuestionerMixin(MigrationQuestioner):
         return NULLABLE
 
     def ask_rename_stage(
-        self, description: str, choices: tuple[str, str, str]
-    ) -> Stage | None:
-        """Return the stage of an unsafe rename, or ``None`` to quit."""
+        self,
+        description: str,
+        choices: tuple[str, str, str],
+        zero_downtime: str | None = None,
+    ) -> Stage | str | None:
+        """Return the stage of an unsafe rename, or ``None`` to quit.
+
+        ``zero_downtime``, if given, describes a rename without downtime,
+        offered first: ``EXPAND_CONTRACT`` chooses it.
+        """
         return None
 
     def ask_rename_model(self, old_model_state: Any, new_model_state: Any) -> bool:
@@ -107,12 +118,18 @@ class InteractiveStageQuestions(StageQuestionerMixin):
         return NULLABLE
 
     def ask_rename_stage(
-        self, description: str, choices: tuple[str, str, str]
-    ) -> Stage | None:
+        self,
+        description: str,
+        choices: tuple[str, str, str],
+        zero_downtime: str | None = None,
+    ) -> Stage | str | None:
         self.warn(description)
-        choice = compat.choice_input(
-            self, "Please choose how to proceed:", list(choices)
-        )
+        offered = list(choices) if zero_downtime is None else [zero_downtime, *choices]
+        choice = compat.choice_input(self, "Please choose how to proceed:", offered)
+        if zero_downtime is not None:
+            if choice == 1:
+                return EXPAND_CONTRACT
+            choice -= 1
         return {1: None, 2: Stage.PRE_DEPLOY, 3: Stage.POST_DEPLOY}[choice]
 
     def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
@@ -167,8 +184,11 @@ class NonInteractiveStageQuestions(StageQuestionerMixin):
         return NULLABLE
 
     def ask_rename_stage(
-        self, description: str, choices: tuple[str, str, str]
-    ) -> Stage | None:
+        self,
+        description: str,
+        choices: tuple[str, str, str],
+        zero_downtime: str | None = None,
+    ) -> Stage | str | None:
         self.warn(description)
         return None
 

@@ -381,3 +381,127 @@ def test_operations_outside_transactions_keep_their_order_when_they_must() -> No
         [alteration],
         [removal],
     ]
+
+
+class WarningQuestioner(NonInteractiveMigrationQuestioner):
+    """Answers Django's rename questions yes, and records syzygy's warnings."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        super().__init__(
+            defaults={"ask_rename": True},
+            specified_apps={"alpha", "beta"},
+            log=self.warnings.append,
+        )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "obstacle"),
+    [
+        (
+            [author(("bio", models.TextField()), unique_together={("bio",)})],
+            [
+                author(
+                    ("biography", models.TextField()), unique_together={("biography",)}
+                )
+            ],
+            "it is in unique_together",
+        ),
+        (
+            [
+                author(
+                    ("bio", models.TextField()),
+                    constraints=[
+                        models.CheckConstraint(
+                            condition=~models.Q(bio=""), name="bio_not_empty"
+                        )
+                    ],
+                )
+            ],
+            [
+                author(
+                    ("biography", models.TextField()),
+                    constraints=[
+                        models.CheckConstraint(
+                            condition=~models.Q(biography=""), name="bio_not_empty"
+                        )
+                    ],
+                )
+            ],
+            "Meta.constraints has 'bio_not_empty', which uses it",
+        ),
+        (
+            [
+                author(("code", models.CharField(max_length=5, unique=True))),
+                ModelState(
+                    "alpha",
+                    "Book",
+                    [
+                        ID,
+                        (
+                            "author",
+                            models.ForeignKey(
+                                "alpha.Author", models.CASCADE, to_field="code"
+                            ),
+                        ),
+                    ],
+                ),
+            ],
+            [
+                author(("isbn", models.CharField(max_length=5, unique=True))),
+                ModelState(
+                    "alpha",
+                    "Book",
+                    [
+                        ID,
+                        (
+                            "author",
+                            models.ForeignKey(
+                                "alpha.Author", models.CASCADE, to_field="isbn"
+                            ),
+                        ),
+                    ],
+                ),
+            ],
+            "the foreign key alpha.book.author points to it",
+        ),
+        (
+            [
+                ModelState(
+                    "alpha", "Author", [("code", models.IntegerField(primary_key=True))]
+                )
+            ],
+            [
+                ModelState(
+                    "alpha", "Author", [("key", models.IntegerField(primary_key=True))]
+                )
+            ],
+            "it is the primary key",
+        ),
+        (
+            [author(("friends", models.ManyToManyField("alpha.Author")))],
+            [author(("pals", models.ManyToManyField("alpha.Author")))],
+            "it is a many-to-many relation, whose table would be renamed",
+        ),
+    ],
+)
+def test_a_rename_without_downtime_is_not_offered_where_it_cant_work(
+    before: list[ModelState], after: list[ModelState], obstacle: str
+) -> None:
+    questioner = WarningQuestioner()
+    with pytest.raises(MakemigrationsAborted):
+        changes(state(*before), state(*after), questioner)
+    assert f"It can't be renamed without downtime: {obstacle}." in "".join(
+        questioner.warnings
+    )
+
+
+def test_a_rename_without_downtime_is_offered_for_a_plain_column() -> None:
+    questioner = WarningQuestioner()
+    with pytest.raises(MakemigrationsAborted):
+        changes(
+            state(author(("bio", models.TextField()))),
+            state(author(("biography", models.TextField()))),
+            questioner,
+        )
+    assert "without downtime" not in "".join(questioner.warnings)

@@ -165,7 +165,9 @@ def test_unsafe_operations_of_unapplied_migrations_are_reported(unsafe: None) ->
             "'Rename field bio on author to biography' renames the column "
             "alpha_author.bio to biography: while the release rolls out, the code "
             "that expects the other name fails.",
-            "add db_column='bio' to the renamed field",
+            "add db_column='bio' to the renamed field. Or rename it without "
+            "downtime: syzygy.operations.ExpandRenameField in a pre-deploy "
+            "migration, then syzygy.operations.ContractRenameField",
         ),
         (
             "alpha.0013_rename_author_tags_author_labels",

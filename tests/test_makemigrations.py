@@ -458,7 +458,7 @@ def test_metadata_only_type_changes_are_written_without_question(
 
 
 @pytest.mark.parametrize(
-    ("answer", "stage"), [("2", Stage.PRE_DEPLOY), ("3", Stage.POST_DEPLOY)]
+    ("answer", "stage"), [("3", Stage.PRE_DEPLOY), ("4", Stage.POST_DEPLOY)]
 )
 def test_rename_field_takes_the_chosen_stage(
     makemigrations_case: OpenCase, answer: str, stage: Stage
@@ -485,13 +485,63 @@ def test_rename_field_quit_prints_the_safe_recipe(
     makemigrations_case: OpenCase,
 ) -> None:
     case = makemigrations_case("rename_field")
-    case.answers = ["y", "1"]
+    case.answers = ["y", "2"]
     outcome = case.makemigrations(interactive=True)
     assert outcome.status == 3
     assert case.written() == []
     assert "keep the column with db_column='bio' on rename_field.author.biography" in (
         outcome.stderr
     )
+
+
+def test_rename_field_without_downtime_is_an_expand_and_a_contract(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_field")
+    case.answers = ["y", "1"]
+    outcome = case.makemigrations(interactive=True)
+    assert (
+        "1) Rename without downtime: a pre-deploy migration adds the column "
+        "biography, kept in sync with bio until a post-deploy migration drops it"
+    ) in outcome.stdout
+    expand, contract = case.written()
+    assert expand == "0002_rename_bio_author_biography_expand"
+    assert contract == "0003_rename_bio_author_biography_contract"
+    assert operation_types(case, expand) == ["syzygy.ExpandRenameField"]
+    assert operation_types(case, contract) == ["syzygy.ContractRenameField"]
+    assert not case.migration(expand).atomic
+    assert not case.migration(contract).atomic
+    assert "0002_rename_bio_author_biography_expand.py  [pre-deploy]" in outcome.stdout
+    assert "0003_rename_bio_author_biography_contract.py  [post-deploy]" in (
+        outcome.stdout
+    )
+    assert "    - Drop the old column of field biography" in outcome.stdout
+    case.migrate()
+    assert "biography" in table_columns("rename_field_author")
+    assert "bio" not in table_columns("rename_field_author")
+    case.migrate("0001")
+    assert "bio" in table_columns("rename_field_author")
+    assert "biography" not in table_columns("rename_field_author")
+
+
+def test_rename_field_used_by_an_index_offers_no_rename_without_downtime(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_field_indexed")
+    case.answers = ["y", "2"]
+    outcome = case.makemigrations(interactive=True)
+    assert (
+        "It can't be renamed without downtime: Meta.indexes has 'author_bio', "
+        "which uses it."
+    ) in outcome.stdout
+    assert "without downtime:" not in outcome.stdout.split("Please choose")[1]
+    (rename,) = [
+        operation
+        for name in case.written()
+        for operation in case.migration(name).operations
+        if isinstance(operation, syzygy_operations.RenameField)
+    ]
+    assert rename.stage is Stage.PRE_DEPLOY
 
 
 def test_rename_field_keeping_its_column_asks_nothing(

@@ -110,10 +110,10 @@ def books(use_scenario: Scenario) -> None:
     migrate("0001")
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO alpha_publisher (id) VALUES (1), (2)")
-        cursor.execute(
+        cursor.executemany(
             "INSERT INTO alpha_book (title, pages, code, publisher_id) "
-            "SELECT 'book ' || n, n, 'code ' || n, 1 + n % 2 "
-            "FROM generate_series(1, 500) n"
+            "VALUES (%s, %s, %s, %s)",
+            [(f"book {n}", n, f"code {n}", 1 + n % 2) for n in range(1, 501)],
         )
 
 
@@ -187,7 +187,6 @@ def test_old_and_new_code_see_each_others_writes_between_the_steps(
     assert OldBook.objects.filter(title__startswith="renamed").count() == 2
     with pytest.raises(Exception, match="unique|duplicate"):
         OldBook.objects.create(title="copy", code="n-1")
-
 
 
 @postgresql_only
@@ -273,7 +272,9 @@ def stop(traffic: Traffic) -> None:
 
 
 @postgresql_only
-def test_a_rolling_deploy_of_a_rename_never_fails_a_query(use_scenario: Scenario) -> None:
+def test_a_rolling_deploy_of_a_rename_never_fails_a_query(
+    use_scenario: Scenario,
+) -> None:
     use_scenario("renames")
     migrate("0001")
     with connection.cursor() as cursor:
@@ -306,10 +307,181 @@ def test_a_rolling_deploy_of_a_rename_never_fails_a_query(use_scenario: Scenario
     assert old.reads > 10 and new.reads > 10
     rows = {
         pk: (title, pages)
-        for pk, title, pages in NewBook.objects.values_list("pk", "headline", "page_count")
+        for pk, title, pages in NewBook.objects.values_list(
+            "pk", "headline", "page_count"
+        )
     }
     assert rows == {
         **{pk: (f"book {pk}", pk) for pk in range(1, 20001)},
         **old.written,
         **new.written,
     }
+
+
+def copied_rows() -> int:
+    ((count,),) = fetch("SELECT count(headline) FROM alpha_book")
+    return int(count)
+
+
+@postgresql_only
+def test_an_expand_killed_mid_copy_resumes_on_the_next_run(
+    use_scenario: Scenario, tmp_path: Path
+) -> None:
+    use_scenario("renames")
+    migrate("0001")
+    rows = 100_000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO alpha_book (title, pages) "
+            "SELECT 'book ' || n, n FROM generate_series(1, %s) n",
+            [rows],
+        )
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPOSITORY),
+        "DJANGO_SETTINGS_MODULE": "tests.quorum_settings",
+        "SYZYGY_QUORUM_TEST_DATABASE": "postgresql",
+        "SYZYGY_QUORUM_TEST_NAME": connection.settings_dict["NAME"],
+        "SYZYGY_QUORUM_TEST_BACKEND": "postgresql",
+        "SYZYGY_QUORUM_TEST_MIGRATIONS": "tests.migrations_scenarios.renames.alpha",
+    }
+    output = tmp_path / "migrate.out"
+    with output.open("wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "django", "migrate", "alpha", "0002"],
+            cwd=REPOSITORY,
+            env=environment,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            not fetch(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
+                "AND attname = 'headline'"
+            )
+            or not 0 < copied_rows()
+        ):
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, "the copy never started"
+            time.sleep(0.002)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    # Killed mid-copy: not recorded, the new column partly filled, and the
+    # trigger keeps what is written in sync meanwhile.
+    assert 0 < copied_rows() < rows
+    assert not fetch(
+        "SELECT 1 FROM django_migrations WHERE name = '0002_rename_expand'"
+    )
+    OldBook, _ = models_at("0001_initial")
+    OldBook.objects.filter(pk=rows).update(title="written meanwhile")
+
+    output_text = migrate("0002")
+
+    assert "Copying alpha.Book.title to headline" in output_text
+    assert copied_rows() == rows
+    NewBook, _ = models_at("0002_rename_expand")
+    assert NewBook.objects.get(pk=rows).headline == "written meanwhile"
+    assert not fetch(
+        "SELECT count(*) FROM alpha_book WHERE headline IS DISTINCT FROM title "
+        "HAVING count(*) > 0"
+    )
+    migrate("0003")
+    assert catalogue()["triggers"] == []
+    # Quicker to revert.
+    NewBook.objects.all().delete()
+
+
+@postgresql_only
+def test_the_expand_step_run_again_changes_nothing(books: None) -> None:
+    migrate("0002")
+    expanded = catalogue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE name = '0002_rename_expand'"
+        )
+
+    migrate("0002")
+
+    assert catalogue() == expanded
+
+
+@postgresql_only
+def test_sqlmigrate_shows_the_statements_of_each_step(books: None) -> None:
+    expand = StringIO()
+    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
+    migrate("0002")
+    contract = StringIO()
+    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
+    backwards = StringIO()
+    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
+
+    sql = expand.getvalue()
+    assert 'ALTER TABLE "alpha_book" ADD COLUMN IF NOT EXISTS "headline" ' in sql
+    assert "varchar(100) NULL;" in sql
+    assert 'CREATE OR REPLACE FUNCTION "alpha_book_headline_title_' in sql
+    assert 'BEFORE INSERT OR UPDATE ON "alpha_book" FOR EACH ROW' in sql
+    assert '-- Copy "title" to "headline" where it is NULL, in batches' in sql
+    assert 'SET "headline" = "title" WHERE "id" <= %s' in sql
+    assert 'CREATE INDEX CONCURRENTLY "alpha_book_alpha_book_headline_' in sql
+    assert 'ALTER COLUMN "page_count" SET NOT NULL' in sql
+
+    sql = contract.getvalue()
+    assert 'DROP TRIGGER IF EXISTS "alpha_book_headline_title_' in sql
+    assert 'ALTER TABLE "alpha_book" DROP COLUMN IF EXISTS "title"' in sql
+    assert 'RENAME TO "alpha_book_title_' in sql
+    assert 'ALTER TABLE "alpha_book" RENAME CONSTRAINT "alpha_book_alpha_book' in sql
+    assert 'ALTER COLUMN "page_count" SET DEFAULT 1' in sql
+    assert '-- Copy "headline" to "title"' in backwards.getvalue()
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")
+def test_elsewhere_the_expand_step_renames_the_column_and_the_contract_does_nothing(
+    books: None,
+) -> None:
+    migrate("0002")
+    columns = {
+        column.name
+        for column in connection.introspection.get_table_description(
+            connection.cursor(), TABLE
+        )
+    }
+    assert {"headline", "page_count", "isbn", "imprint_id"} <= columns
+    assert not {"title", "pages", "code", "publisher_id"} & columns
+    migrate("0003")
+    NewBook, _ = models_at("0003_rename_contract")
+    assert NewBook.objects.get(pk=7).headline == "book 7"
+    migrate("0001")
+    OldBook, _ = models_at("0001_initial")
+    assert OldBook.objects.get(pk=7).title == "book 7"
+
+
+def test_each_step_describes_and_deconstructs_itself() -> None:
+    expand = ExpandRenameField("book", "title", "headline")
+    contract = ContractRenameField("book", "title", "headline")
+
+    assert expand.describe() == (
+        "Rename field title on book to headline, keeping the old column in sync "
+        "until the contract step (pre-deploy)"
+    )
+    assert contract.describe() == (
+        "Drop the old column of field headline on book, renamed from title "
+        "(post-deploy)"
+    )
+    assert expand.migration_name_fragment == "rename_title_book_headline_expand"
+    assert contract.migration_name_fragment == "rename_title_book_headline_contract"
+    for operation in (expand, contract):
+        name, args, kwargs = operation.deconstruct()
+        assert type(operation)(*args, **kwargs).deconstruct() == (name, args, kwargs)
+        assert kwargs == {
+            "model_name": "book",
+            "old_name": "title",
+            "new_name": "headline",
+        }
+    assert contract.references_field("Book", "headline", "alpha")
+    assert contract.references_field("book", "title", "alpha")
+    assert not contract.references_field("book", "pages", "alpha")
+    assert not contract.references_model("publisher", "alpha")

@@ -21,7 +21,7 @@ from typing import Any, cast
 from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations import operations
-from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 
 from .. import batches, compat, fields, postgresql
@@ -110,6 +110,7 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
     code using it is left; going backwards, expand again."""
 
     stage = Stage.POST_DEPLOY
+    category = OperationCategory.REMOVAL
 
     def __init__(self, model_name: str, old_name: str, new_name: str) -> None:
         self.model_name = model_name
@@ -302,11 +303,6 @@ class _SyncedColumns:
         """Return the statements that give the target's indexes and
         constraints their final names."""
         quote = self.schema_editor.quote_name
-        if self.schema_editor.collect_sql:
-            return [
-                f"-- Then the indexes and constraints of {self.column} take the "
-                f"names of those of {self.source}"
-            ]
         source: dict[tuple[str, str], list[str]] = {}
         target: list[tuple[str, str, str]] = []
         for name, column, kind, signature in self._structures():
@@ -336,6 +332,12 @@ class _SyncedColumns:
                     f"ALTER TABLE {self.quoted_table} RENAME CONSTRAINT "
                     f"{quote(name)} TO {quote(final)}"
                 )
+        if self.schema_editor.collect_sql and not statements:
+            # sqlmigrate, before the expand step ran.
+            statements.append(
+                f"-- Then the indexes and constraints of {self.column} built by "
+                f"the expand step take the names of those of {self.source}"
+            )
         return statements
 
     def _structures(self) -> list[tuple[str, str, str, str]]:

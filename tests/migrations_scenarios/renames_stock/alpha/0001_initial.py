@@ -20,9 +20,7 @@ class Migration(migrations.Migration):
                 ("code", models.CharField(max_length=20, unique=True, null=True)),
                 (
                     "publisher",
-                    models.ForeignKey(
-                        "alpha.Publisher", models.CASCADE, null=True
-                    ),
+                    models.ForeignKey("alpha.Publisher", models.CASCADE, null=True),
                 ),
             ],
         ),

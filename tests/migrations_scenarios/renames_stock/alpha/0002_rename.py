@@ -5,7 +5,9 @@ class Migration(migrations.Migration):
     dependencies = [("alpha", "0001_initial")]
 
     operations = [
-        migrations.RenameField(model_name="book", old_name="title", new_name="headline"),
+        migrations.RenameField(
+            model_name="book", old_name="title", new_name="headline"
+        ),
         migrations.RenameField(
             model_name="book", old_name="pages", new_name="page_count"
         ),
