@@ -505,3 +505,27 @@ def test_a_rename_without_downtime_is_offered_for_a_plain_column() -> None:
             questioner,
         )
     assert "without downtime" not in "".join(questioner.warnings)
+
+
+def test_a_rename_without_downtime_ignores_indexes_of_other_fields() -> None:
+    questioner = WarningQuestioner()
+    index = models.Index(fields=["name"], name="author_name")
+    with pytest.raises(MakemigrationsAborted):
+        changes(
+            state(
+                author(
+                    ("bio", models.TextField()),
+                    ("name", models.TextField()),
+                    indexes=[index],
+                )
+            ),
+            state(
+                author(
+                    ("biography", models.TextField()),
+                    ("name", models.TextField()),
+                    indexes=[index],
+                )
+            ),
+            questioner,
+        )
+    assert "without downtime" not in "".join(questioner.warnings)

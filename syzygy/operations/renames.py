@@ -323,8 +323,6 @@ class _SyncedColumns:
                 final = source[kind, signature].pop(0)
             else:
                 continue
-            if final == name:
-                continue
             if kind == "i":
                 statements.append(f"ALTER INDEX {quote(name)} RENAME TO {quote(final)}")
             else:
@@ -375,8 +373,7 @@ class _SyncedColumns:
     def _execute(self, *statements: str) -> None:
         """Run ``statements`` in one transaction: ``migrate`` bounds its lock
         waits and runs it again if they time out."""
-        if statements:
-            self.schema_editor.execute(";\n".join(statements), params=None)
+        self.schema_editor.execute(";\n".join(statements), params=None)
 
     def _add_column_sql(self) -> str:
         connection = self.schema_editor.connection
