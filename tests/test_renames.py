@@ -496,8 +496,8 @@ def test_sqlmigrate_of_the_contract_before_the_expand_says_what_is_renamed(
     output = StringIO()
     call_command("sqlmigrate", "alpha", "0003", stdout=output)
     assert (
-        '-- Then the indexes and constraints of "headline" built by the expand '
-        'step take the names of those of "title"'
+        '-- The indexes and constraints of "headline" the expand step built take '
+        'the names of those of "title".'
     ) in output.getvalue()
 
 

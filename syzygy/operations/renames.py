@@ -24,9 +24,10 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.migrations.state import ProjectState
 
-from .. import batches, compat, fields, postgresql
+from .. import batches, compat, conf, fields, postgresql
 from ..constants import Stage
 from ..executor import deploy_output
+from ..locks import set_local_statements
 from .backfill import _Backfill
 from .concurrent import OutsideTransaction, _add_constraints, _name
 from .staged import AnyField
@@ -110,7 +111,8 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
     code using it is left; going backwards, expand again."""
 
     stage = Stage.POST_DEPLOY
-    category = OperationCategory.REMOVAL
+    # django-stubs types the members of OperationCategory as str.
+    category = OperationCategory.REMOVAL  # type: ignore[assignment]
 
     def __init__(self, model_name: str, old_name: str, new_name: str) -> None:
         self.model_name = model_name
@@ -279,6 +281,12 @@ class _SyncedColumns:
         default.
         """
         renames = self._renames()
+        if self.schema_editor.collect_sql and not renames:
+            # sqlmigrate, before the expand step ran.
+            self.schema_editor.collected_sql.append(
+                f"-- The indexes and constraints of {self.column} the expand step "
+                f"built take the names of those of {self.source}."
+            )
         statements = [
             f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table}",
             f"DROP FUNCTION IF EXISTS {self.function}()",
@@ -330,12 +338,6 @@ class _SyncedColumns:
                     f"ALTER TABLE {self.quoted_table} RENAME CONSTRAINT "
                     f"{quote(name)} TO {quote(final)}"
                 )
-        if self.schema_editor.collect_sql and not statements:
-            # sqlmigrate, before the expand step ran.
-            statements.append(
-                f"-- Then the indexes and constraints of {self.column} built by "
-                f"the expand step take the names of those of {self.source}"
-            )
         return statements
 
     def _structures(self) -> list[tuple[str, str, str, str]]:
@@ -373,7 +375,13 @@ class _SyncedColumns:
     def _execute(self, *statements: str) -> None:
         """Run ``statements`` in one transaction: ``migrate`` bounds its lock
         waits and runs it again if they time out."""
-        self.schema_editor.execute(";\n".join(statements), params=None)
+        editor = self.schema_editor
+        if editor.collect_sql:
+            bounds = set_local_statements(conf.lock_policy())
+            editor.collected_sql += ["BEGIN;", *(f"{each};" for each in bounds)]
+        editor.execute(";\n".join(statements), params=None)
+        if editor.collect_sql:
+            editor.collected_sql.append("COMMIT;")
 
     def _add_column_sql(self) -> str:
         connection = self.schema_editor.connection
