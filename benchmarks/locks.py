@@ -5,7 +5,8 @@ A throwaway project (``locks_project.py``, written to
 ``benchmarks/generated/locks``) has an ``Item`` table of ``--rows`` rows
 (a million by default). For each change of its model (add a NOT NULL field
 with a default, a uuid4 field, an index, a unique constraint, a foreign key,
-a check constraint, NULL -> NOT NULL), ``makemigrations`` writes the migrations of
+a check constraint, NULL -> NOT NULL, a column renamed), ``makemigrations``
+writes the migrations of
 each variant: stock Django, and syzygy (which may split them into
 pre-deploy and post-deploy ones). Each variant then applies them on a fresh
 copy of the same database, with real processes: ``manage.py migrate`` for
@@ -15,12 +16,13 @@ Meanwhile a writer (insert a row, update a random one) and a reader (select
 a random row by primary key) each loop on a connection of their own
 (``locks_load.py``); before syzygy's post-deploy ``migrate``, the new code
 rolls out: a writer that also sets the new column starts, and the old one
-stops. A variant's write (read) stall is the longest single writer (reader)
+stops (for a rename, the new code's writer and reader use the new name).
+A variant's write (read) stall is the longest single writer (reader)
 statement that overlapped the migration window, from the start of the first
-``migrate`` to the end of the last. Every change is
-measured twice: as is, and with a transaction holding an ACCESS SHARE lock
-on the table from just before ``migrate`` for ``--hold`` seconds, as a
-long-running report query would.
+``migrate`` to the end of the last. Every change is measured twice: as
+is, and with a transaction holding an ACCESS SHARE lock on the table from
+just before ``migrate`` for ``--hold`` seconds, as a long-running report
+query would.
 
 The benchmark prints the stalls, their ratios and the durations of the
 migrations, and whether syzygy meets the targets; it asserts nothing about
@@ -74,10 +76,10 @@ ROLL_OUT = 0.5
 TARGETS = {False: 0.050, True: 0.300}
 # syzygy's migrate prints this each time a lock wait times out and it retries.
 LOCK_RETRY = "lock wait timed out"
-# ... and this when a backfill is done.
+# ... and this when a backfill (or the copy of a renamed column) is done.
 BACKFILLED = re.compile(
-    r"Backfilling \S+: \[#+\] (?P<rows>[\d,]+)/[\d,]+ rows \(100%\) "
-    r"in (?P<seconds>[\d.]+) s"
+    r"(?:Backfilling|Copying) [^:]+: \[#+\] (?P<rows>[\d,]+)/[\d,]+ rows "
+    r"\(100%\) in (?P<seconds>[\d.]+) s"
 )
 REFUSED = 3
 
@@ -183,7 +185,9 @@ def make_migrations(project: Project, change: Change) -> dict[str, Written]:
     written = {}
     for variant in VARIANTS:
         before = set(project.migrations(variant))
-        completed = project.manage(variant, ("makemigrations", APP))
+        completed = project.manage(
+            variant, ("makemigrations", APP), answers=change.answers.get(variant.name)
+        )
         result = Written(
             migrations=[
                 name for name in project.migrations(variant) if name not in before
@@ -259,7 +263,9 @@ def measure(
         return Measurement(problem=written.problem)
     copy_template()
     parameters = connection_parameters(DATABASE)
-    with Load(parameters, args.rows, args.pause, change.new_insert) as load:
+    with Load(
+        parameters, args.rows, args.pause, change.new_insert, change.new_select
+    ) as load:
         time.sleep(LEAD_IN)
         with held_transaction(hold):
             window_start = time.monotonic()

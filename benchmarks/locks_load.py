@@ -68,7 +68,8 @@ def statements(
     """Yield the statements of ``role`` for ever: a writer inserts a row and
     updates a random one, the reader selects a random row. The new code's
     writer inserts with ``new_insert``, if the change gives one: the
-    statement of the old code with the new column."""
+    statement of the old code with the new column (one more parameter, a
+    random number), or with a column renamed."""
     prefix = f"{role}-{os.getpid()}-"
     insert = new_insert if role == "new-writer" and new_insert else INSERT
     for number in range(1, 2**62):
@@ -79,7 +80,7 @@ def statements(
                 rng.randrange(1000),
                 rng.randint(1, CATEGORIES),
             )
-            if insert is not INSERT:
+            if insert.count("%s") > len(values):
                 values += (rng.randrange(10**9),)
             yield insert, values
             yield UPDATE, (rng.randrange(1000), rng.randint(1, rows))
@@ -93,6 +94,7 @@ def run(
     rows: int,
     pause: float,
     new_insert: str | None,
+    new_select: str | None,
     ready: Event,
     new_code: Event,
     old_code_gone: Event,
@@ -102,7 +104,8 @@ def run(
     """Run the statements of ``role`` until ``stop`` is set, then send the
     samples through ``results``. The new code's writer starts once
     ``new_code`` is set; the old code's writer stops once ``old_code_gone``
-    is."""
+    is, and the reader then selects with ``new_select``, if the change gives
+    one."""
     connection = psycopg2.connect(
         **connection_parameters, options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
     )
@@ -117,6 +120,8 @@ def run(
     for sql, parameters in statements(role, rows, rng, new_insert):
         if stop.is_set() or (role == "writer" and old_code_gone.is_set()):
             break
+        if sql is SELECT and new_select and old_code_gone.is_set():
+            sql = new_select
         start = time.monotonic()
         try:
             cursor.execute(sql, parameters)
@@ -151,6 +156,7 @@ class Load:
         rows: int,
         pause: float,
         new_insert: str | None = None,
+        new_select: str | None = None,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
@@ -170,6 +176,7 @@ class Load:
                     rows,
                     pause,
                     new_insert,
+                    new_select,
                     ready,
                     self._new_code,
                     self._old_code_gone,

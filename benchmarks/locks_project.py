@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
-from locks_load import CATEGORIES
+from locks_load import CATEGORIES, TABLE
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "generated" / "locks"
@@ -129,11 +129,19 @@ class Change:
     constraints: tuple[str, ...] = ()
     # The INSERT of the new code, which sets the new column, if it differs.
     new_insert: str | None = None
+    # The reader's SELECT in the new code, if it differs.
+    new_select: str | None = None
+    # Fields renamed: old name, new name.
+    renames: tuple[tuple[str, str], ...] = ()
+    # What each variant answers makemigrations, by variant name; without
+    # answers, it doesn't ask.
+    answers: dict[str, str] = field(default_factory=dict)
 
     def models(self) -> str:
         """Return the source of ``models.py`` with this change."""
+        renamed = dict(self.renames)
         lines = [
-            f"    {name} = {definition}"
+            f"    {renamed.get(name, name)} = {definition}"
             for name, definition in {**BASE_FIELDS, **self.fields}.items()
         ]
         if self.constraints:
@@ -148,6 +156,9 @@ class Change:
 NEW_INSERT = (
     "INSERT INTO bench_item (name, code, value, category_id, {column}) "
     "VALUES (%s, %s, %s, %s, {value})"
+)
+INSERT_RENAMED = (
+    f"INSERT INTO {TABLE} (title, code, value, category_id) VALUES (%s, %s, %s, %s)"
 )
 BASE = Change("initial", "initial schema")
 CHANGES = (
@@ -209,6 +220,17 @@ CHANGES = (
         "set-not-null",
         "NULL -> NOT NULL",
         {"value": "models.IntegerField()"},
+    ),
+    Change(
+        "rename-column",
+        "rename column",
+        renames=(("name", "title"),),
+        new_insert=INSERT_RENAMED,
+        new_select=(
+            f"SELECT id, title, code, value, category_id FROM {TABLE} WHERE id = %s"
+        ),
+        # Was the field renamed? Then syzygy's first choice: without downtime.
+        answers={"stock": "y\n", "syzygy": "y\n1\n"},
     ),
 )
 
@@ -405,26 +427,37 @@ class Project:
         return environment
 
     def start(
-        self, variant: Variant, arguments: tuple[str, ...], database: str = DATABASE
+        self,
+        variant: Variant,
+        arguments: tuple[str, ...],
+        database: str = DATABASE,
+        interactive: bool = False,
     ) -> subprocess.Popen[str]:
         """Start ``manage.py`` with ``arguments`` and the settings of ``variant``."""
         return subprocess.Popen(
-            [sys.executable, "manage.py", *arguments, "--noinput"],
+            [sys.executable, "manage.py", *arguments]
+            + ([] if interactive else ["--noinput"]),
             cwd=self.directory,
             env=self.environment(variant, database),
+            stdin=subprocess.PIPE if interactive else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
     def manage(
-        self, variant: Variant, arguments: tuple[str, ...], database: str = DATABASE
+        self,
+        variant: Variant,
+        arguments: tuple[str, ...],
+        database: str = DATABASE,
+        answers: str | None = None,
     ) -> Completed:
-        """Run ``manage.py`` with ``arguments``; kill it at ``COMMAND_TIMEOUT``."""
+        """Run ``manage.py`` with ``arguments``, answering its questions with
+        ``answers`` if given; kill it at ``COMMAND_TIMEOUT``."""
         started = time.monotonic()
-        process = self.start(variant, arguments, database)
+        process = self.start(variant, arguments, database, answers is not None)
         try:
-            stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+            stdout, stderr = process.communicate(answers, timeout=COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
