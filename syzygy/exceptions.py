@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
-__all__ = ("AmbiguousPlan", "AmbiguousStage", "DuplicateValues", "ViolatingRows")
+__all__ = (
+    "AmbiguousPlan",
+    "AmbiguousStage",
+    "DuplicateValues",
+    "UnconvertibleValues",
+    "ViolatingRows",
+)
 
 
 class AmbiguousStage(ValueError):
@@ -36,4 +42,18 @@ class ViolatingRows(IntegrityError):
             f"The constraint {constraint} can't be validated: rows of {table} "
             "break it. It stays NOT VALID, which checks new and updated rows "
             "already; fix the existing rows, then run the command again."
+        )
+
+
+class UnconvertibleValues(DataError):
+    """A column couldn't be copied to another type: some values don't fit it."""
+
+    def __init__(self, table: str, column: str, new_type: str, error: str) -> None:
+        self.table = table
+        self.column = column
+        super().__init__(
+            f"The values of {table}.{column} can't all be converted to {new_type} "
+            f"({error}). Nothing was changed: the column of the new type and its "
+            "trigger were dropped. Change the values that don't fit, then run the "
+            "command again."
         )

@@ -8,12 +8,16 @@ their paths and signatures are frozen. One module per family:
   post-deploy pairs of added and removed fields (django-syzygy 1.x's);
 - ``concurrent``: lock-safe index, constraint and field alterations;
 - ``backfill``: a column filled row by row, in batches;
-- ``renames``: a column renamed in an expand and a contract step.
+- ``renames``: a column renamed in an expand and a contract step;
+- ``column_types``: a column's type changed in an expand and a contract
+  step;
+- ``synced``: the two columns kept in sync between those steps.
 """
 
 from __future__ import annotations
 
 from .backfill import BackfillField
+from .column_types import ContractAlterField, ExpandAlterField
 from .concurrent import (
     AddConstraintNotValid,
     AddIndexConcurrently,
@@ -39,7 +43,9 @@ __all__ = (
     "AlterField",
     "AlterFieldConcurrently",
     "BackfillField",
+    "ContractAlterField",
     "ContractRenameField",
+    "ExpandAlterField",
     "ExpandRenameField",
     "PostAddField",
     "PreRemoveField",

@@ -139,8 +139,8 @@ class _Backfill:
     """The statements that fill a column's NULL values on PostgreSQL, a batch
     of rows at a time, by increasing primary key.
 
-    The values are the field's default, or, given ``source_column``, that
-    column's values where they aren't NULL.
+    The values are the field's default, or, given ``source``, the values of
+    that SQL expression (of another column) where they aren't NULL.
     """
 
     def __init__(
@@ -148,7 +148,7 @@ class _Backfill:
         schema_editor: BaseDatabaseSchemaEditor,
         model: type[models.Model],
         field: AnyField,
-        source_column: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.connection = schema_editor.connection
         self.field = field
@@ -161,9 +161,9 @@ class _Backfill:
         self.key = quote(str(primary_key.column))
         self.expression = _DATABASE_DEFAULTS.get(field.default)
         self.condition = ""
-        if source_column is not None:
-            self.expression = quote(source_column)
-            self.condition = f" AND {self.expression} IS NOT NULL"
+        if source is not None:
+            self.expression = source
+            self.condition = f" AND {source} IS NOT NULL"
 
     def rows(self) -> int:
         """Return how many rows the table has."""

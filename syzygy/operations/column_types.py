@@ -1,0 +1,211 @@
+"""A column's type changed without rewriting the table under a lock: an
+expand step, then a contract step.
+
+On PostgreSQL the pre-deploy ``ExpandAlterField`` adds a shadow column of
+the new type beside the column, kept equal to it by a trigger that casts
+what either code writes, copies the existing values in batches, then builds
+the shadow's NOT NULL, indexes and constraints without blocking writes.
+Both releases keep using the column, of the old type, meanwhile. The
+post-deploy ``ContractAlterField`` swaps the columns in one short,
+catalogue-only transaction: the column is dropped, the shadow takes its
+name, and its indexes and constraints the names the column's had, as
+``AlterField`` leaves them. Elsewhere the contract step alters the field
+as ``AlterField`` does, and the expand step does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations import operations
+from django.db.migrations.state import ProjectState
+
+from .. import compat
+from ..constants import Stage
+from .concurrent import OutsideTransaction
+from .staged import AnyField
+from .synced import _field, _StateUnchanged, _SyncedColumns
+
+__all__ = ("ContractAlterField", "ExpandAlterField")
+
+# Ends the name of a shadow column.
+_SHADOW_SUFFIX = "_syzygy"
+
+
+class ExpandAlterField(OutsideTransaction, _StateUnchanged):
+    """Prepare the change of a field's type: on PostgreSQL, a shadow column
+    of the new type, kept in sync, for ``ContractAlterField`` to swap in.
+
+    The migration state doesn't change until the contract step.
+    """
+
+    stage = Stage.PRE_DEPLOY
+
+    def __init__(self, model_name: str, name: str, field: AnyField) -> None:
+        self.model_name = model_name
+        self.name = name
+        self.field = field
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        return (
+            self.__class__.__name__,
+            [],
+            {"model_name": self.model_name, "name": self.name, "field": self.field},
+        )
+
+    @property
+    def model_name_lower(self) -> str:
+        return self.model_name.lower()
+
+    def references_model(self, name: str, app_label: str) -> bool:
+        return name.lower() == self.model_name_lower
+
+    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
+        return (
+            self.references_model(model_name, app_label)
+            and name.lower() == self.name.lower()
+        )
+
+    def forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        _shadowing(schema_editor, model, self.name, self.field).expand(
+            _copy_label(model, self.name)
+        )
+
+    def backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        _shadowing(schema_editor, model, self.name, self.field).drop()
+
+    def describe(self) -> str:
+        return (
+            f"Add a column of the new type of field {self.name} on "
+            f"{self.model_name}, in sync until the contract step (pre-deploy)"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"alter_{self.model_name_lower}_{self.name.lower()}_expand"
+
+
+class ContractAlterField(OutsideTransaction, operations.AlterField):
+    """Alter a field; on PostgreSQL, swap in the column of the new type that
+    ``ExpandAlterField`` filled, instead of rewriting the table.
+
+    Going backwards changes the type back the same way, in one step.
+    """
+
+    stage = Stage.POST_DEPLOY
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        preserve_default: bool = True,
+    ) -> None:
+        super().__init__(model_name, name, field, preserve_default)
+
+    def forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._swap(schema_editor, app_label, model, from_state, backwards=False)
+
+    def backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._swap(schema_editor, app_label, model, from_state, backwards=True)
+
+    def _swap(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        app_label: str,
+        model: type[models.Model],
+        from_state: ProjectState,
+        backwards: bool,
+    ) -> None:
+        """Give the column the type of the field of ``model``; it has the
+        type of the field in ``from_state``."""
+        field = _field(model, self.name)
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        columns = _shadowing(
+            schema_editor, model, self.name, field, _field(from_model, self.name)
+        )
+        # sqlmigrate shows forwards what follows the expand step.
+        collecting = schema_editor.collect_sql
+        if backwards if collecting else not columns.has_target():
+            columns.expand(_copy_label(model, self.name))
+        columns.finish(rename_to=str(field.column))
+
+    def describe(self) -> str:
+        return (
+            f"Alter field {self.name} on {self.model_name}: swap in the column of "
+            "the new type (post-deploy)"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"alter_{self.model_name_lower}_{self.name.lower()}_contract"
+
+
+def _shadowing(
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    name: str,
+    field: AnyField,
+    current: AnyField | None = None,
+) -> _SyncedColumns:
+    """Return the column of the field ``name`` of ``model``, synced with a
+    shadow column for ``field``; ``current`` is the field the column is of,
+    if not the model's."""
+    current = current or _field(model, name)
+    column = str(current.column)
+    target = field.clone()
+    target.set_attributes_from_name(name)
+    target.model = model
+    target.column = _shadow_column(schema_editor, model._meta.db_table, column)
+    return _SyncedColumns(
+        schema_editor,
+        model,
+        column,
+        target,
+        source_type=current.db_type(schema_editor.connection),
+    )
+
+
+def _copy_label(model: type[models.Model], name: str) -> str:
+    return f"Copying {model._meta.label}.{name} to its new type"
+
+
+def _shadow_column(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
+) -> str:
+    """Return the name of the shadow column of ``column``."""
+    name = f"{column}{_SHADOW_SUFFIX}"
+    if len(name) <= (schema_editor.connection.ops.max_name_length() or len(name)):
+        return name
+    return compat.index_name(schema_editor, table, column, _SHADOW_SUFFIX)

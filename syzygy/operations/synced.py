@@ -1,0 +1,352 @@
+"""Two columns of a table kept equal by a trigger, on PostgreSQL: the
+machinery of the expand and contract steps.
+
+The expand step adds the target column beside the source one, with a trigger
+that copies what either side writes to the other (casting the values when
+the types differ), copies the existing rows in batches, then builds the
+target's constraints and indexes under provisional names. The finishing
+step drops the trigger and the source column in one short transaction and
+gives the target the names the source's had.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+from django.db import DataError, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from .. import batches, compat, conf, postgresql
+from ..exceptions import UnconvertibleValues
+from ..executor import deploy_output
+from ..locks import set_local_statements
+from .backfill import _Backfill
+from .concurrent import _add_constraints, _name
+from .staged import AnyField
+
+
+class _StateUnchanged(Operation):
+    """An operation that changes nothing in the migration state, nor on
+    databases other than PostgreSQL."""
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        pass
+
+    database_backwards = database_forwards
+
+
+# Ends the names of the indexes and constraints an expand step builds.
+_PROVISIONAL_SUFFIX = "_syzygy"
+
+
+class _SyncedColumns:
+    """A column kept equal to another of its table by a trigger, on PostgreSQL.
+
+    ``source_column`` is the column the rows have; the column of ``target``
+    is the one added beside it, or kept when the other is dropped. Given
+    ``source_type``, the type of the source column when it differs from the
+    target's, values are cast from one to the other.
+    """
+
+    def __init__(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        model: type[models.Model],
+        source_column: str,
+        target: Any,
+        source_type: str | None = None,
+    ) -> None:
+        self.schema_editor = schema_editor
+        self.model = model
+        self.target = target
+        quote = schema_editor.quote_name
+        self.table = model._meta.db_table
+        self.quoted_table = quote(self.table)
+        self.source_column = source_column
+        self.source = quote(source_column)
+        self.column = quote(str(target.column))
+        self.to_target = self.to_source = ""
+        if source_type is not None:
+            self.to_target = f"::{target.db_type(schema_editor.connection)}"
+            self.to_source = f"::{source_type}"
+        # One name for both directions: each step drops what another made.
+        first, second = sorted([source_column, str(target.column)])
+        name = compat.index_name(
+            schema_editor, self.table, f"{first}_{second}", "_sync"
+        )
+        self.trigger = quote(name)
+        self.function = quote(name)
+
+    def expand(self, label: str) -> None:
+        """Add the target column in sync with the source one, fill it, then
+        give it its NOT NULL, indexes and constraints.
+
+        These get provisional names, free whatever the source's are:
+        ``finish`` renames them.
+        """
+        self._execute(self._add_column_sql(), self._sync_sql())
+        backfill = _Backfill(
+            self.schema_editor, self.model, self.target, self.source + self.to_target
+        )
+        if self.schema_editor.collect_sql:
+            self.schema_editor.collected_sql.append(
+                f"-- Copy {self.source} to {self.column} where it is NULL, in "
+                f"batches, each a transaction of its own: {backfill.describe()}"
+            )
+        else:
+            try:
+                batches.walk_in_batches(
+                    backfill.batch,
+                    using=self.schema_editor.connection.alias,
+                    total=backfill.rows(),
+                    label=label,
+                    stream=deploy_output(),
+                )
+            except DataError as error:
+                # Left in place, the trigger would fail the writes of such
+                # values too.
+                self.drop()
+                raise UnconvertibleValues(
+                    self.table,
+                    self.source_column,
+                    self.target.db_type(self.schema_editor.connection),
+                    str(error).strip().splitlines()[0],
+                ) from error
+        named = self._provisional_name
+        _add_constraints(
+            self.schema_editor,
+            self.model,
+            _unconstrained(self.target),
+            self.target,
+            named,
+        )
+        check = self.target.db_check(self.schema_editor.connection)
+        if check:
+            name = named(_check_name(self.schema_editor, self.model, self.target))
+            postgresql.add_constraint_not_valid(
+                self.schema_editor,
+                self.table,
+                name,
+                f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT "
+                f"{self.schema_editor.quote_name(name)} CHECK ({check})",
+            )
+
+    def has_target(self) -> bool:
+        """Return whether the table has the target column."""
+        with self.schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT true FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                "AND attname = %s AND NOT attisdropped",
+                [self.quoted_table, str(self.target.column)],
+            )
+            return cursor.fetchone() is not None
+
+    def drop(self) -> None:
+        """Drop the trigger and the target column, in one short transaction."""
+        self._execute(
+            *self._drop_trigger_sql(),
+            f"ALTER TABLE {self.quoted_table} DROP COLUMN IF EXISTS {self.column}",
+        )
+
+    def finish(self, rename_to: str | None = None) -> None:
+        """Drop the trigger and the source column, in one short transaction;
+        with ``rename_to``, the target column takes that name.
+
+        The target column's indexes and constraints of provisional names
+        take the names of the source's, and its foreign key the name Django
+        gives it, as ``RenameField`` leaves them; it gets its database
+        default.
+        """
+        renames = self._renames()
+        if self.schema_editor.collect_sql and not renames:
+            # sqlmigrate, before the expand step ran.
+            self.schema_editor.collected_sql.append(
+                f"-- The indexes and constraints of {self.column} the expand step "
+                f"built take the names of those of {self.source}."
+            )
+        statements = [
+            *self._drop_trigger_sql(),
+            f"ALTER TABLE {self.quoted_table} DROP COLUMN IF EXISTS {self.source}",
+            *renames,
+        ]
+        column = self.column
+        if rename_to is not None:
+            column = self.schema_editor.quote_name(rename_to)
+            statements.append(
+                f"ALTER TABLE {self.quoted_table} RENAME COLUMN {self.column} "
+                f"TO {column}"
+            )
+        if self.target.has_db_default():
+            sql, params = self.schema_editor.db_default_sql(self.target)
+            default = sql % tuple(map(self.schema_editor.quote_value, params))
+            statements.append(
+                f"ALTER TABLE {self.quoted_table} ALTER COLUMN {column} "
+                f"SET DEFAULT {default}"
+            )
+        self._execute(*statements)
+
+    def _drop_trigger_sql(self) -> list[str]:
+        return [
+            f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table}",
+            f"DROP FUNCTION IF EXISTS {self.function}()",
+        ]
+
+    def _provisional_name(self, name: str) -> str:
+        return compat.index_name(
+            self.schema_editor, self.table, name, _PROVISIONAL_SUFFIX
+        )
+
+    def _renames(self) -> list[str]:
+        """Return the statements that give the target's indexes and
+        constraints their final names."""
+        quote = self.schema_editor.quote_name
+        source: dict[tuple[str, str], list[str]] = {}
+        target: list[tuple[str, str, str]] = []
+        for name, column, kind, signature in self._structures():
+            if column == self.source_column:
+                source.setdefault((kind, signature), []).append(name)
+            else:
+                target.append((name, kind, signature))
+        statements = []
+        for name, kind, signature in target:
+            if not name.endswith(_PROVISIONAL_SUFFIX):
+                continue
+            if kind == "f":
+                statement = compat.foreign_key_statement(
+                    self.schema_editor, self.model, self.target
+                )
+                final = _name(statement)
+            elif source.get((kind, signature)):
+                final = source[kind, signature].pop(0)
+            else:
+                continue
+            if kind == "i":
+                statements.append(f"ALTER INDEX {quote(name)} RENAME TO {quote(final)}")
+            else:
+                statements.append(
+                    f"ALTER TABLE {self.quoted_table} RENAME CONSTRAINT "
+                    f"{quote(name)} TO {quote(final)}"
+                )
+        return statements
+
+    def _structures(self) -> list[tuple[str, str, str, str]]:
+        """Return the indexes and constraints of the source or target column
+        alone: name, column, kind ("i" for an index, else the constraint's
+        type) and definition, the column left out."""
+        with self.schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conname, attname, contype::text, "
+                "replace(pg_get_constraintdef(pg_constraint.oid), "
+                "quote_ident(attname), '?') "
+                "FROM pg_constraint JOIN pg_attribute "
+                "ON attrelid = conrelid AND attnum = conkey[1] "
+                "WHERE conrelid = to_regclass(%(table)s) "
+                "AND cardinality(conkey) = 1 AND attname IN (%(source)s, %(target)s) "
+                "UNION ALL "
+                "SELECT relname, attname, 'i', indisunique::text || ' ' || "
+                "replace(regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', "
+                "''), quote_ident(attname), '?') "
+                "FROM pg_index JOIN pg_class ON pg_class.oid = indexrelid "
+                "JOIN pg_attribute ON attrelid = indrelid AND attnum = indkey[0] "
+                "WHERE indrelid = to_regclass(%(table)s) AND indnatts = 1 "
+                "AND attname IN (%(source)s, %(target)s) AND NOT EXISTS ("
+                "SELECT FROM pg_constraint WHERE conrelid = indrelid "
+                "AND conindid = indexrelid) "
+                "ORDER BY 1",
+                {
+                    "table": self.quoted_table,
+                    "source": self.source_column,
+                    "target": str(self.target.column),
+                },
+            )
+            return list(cursor.fetchall())
+
+    def _execute(self, *statements: str) -> None:
+        """Run ``statements`` in one transaction: ``migrate`` bounds its lock
+        waits and runs it again if they time out."""
+        editor = self.schema_editor
+        if editor.collect_sql:
+            bounds = set_local_statements(conf.lock_policy())
+            editor.collected_sql += ["BEGIN;", *(f"{each};" for each in bounds)]
+        editor.execute(";\n".join(statements), params=None)
+        if editor.collect_sql:
+            editor.collected_sql.append("COMMIT;")
+
+    def _add_column_sql(self) -> str:
+        connection = self.schema_editor.connection
+        definition = self.target.db_type(connection)
+        collation = self.target.db_parameters(connection).get("collation")
+        if collation:
+            definition += f" {self.schema_editor._collate_sql(collation)}"  # type: ignore[attr-defined]
+        # NULLable, without default nor constraints: the trigger fills it
+        # for the writes of the deployed code, the backfill for the rows.
+        return (
+            f"ALTER TABLE {self.quoted_table} "
+            f"ADD COLUMN IF NOT EXISTS {self.column} {definition} NULL"
+        )
+
+    def _sync_sql(self) -> str:
+        source, target = f"NEW.{self.source}", f"NEW.{self.column}"
+        to_target, to_source = self.to_target, self.to_source
+        # A row inserted with a value in the target column comes from code
+        # that uses it; a row updated has its value in the column that
+        # changed. The backfill changes the target alone, to the source's
+        # value: nothing to copy back.
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"  IF TG_OP = 'INSERT' THEN\n"
+            f"    IF {target} IS NULL THEN {target} := {source}{to_target};\n"
+            f"    ELSE {source} := {target}{to_source};\n"
+            f"    END IF;\n"
+            f"  ELSIF {source} IS DISTINCT FROM OLD.{self.source} THEN\n"
+            f"    {target} := {source}{to_target};\n"
+            f"  ELSIF {target} IS DISTINCT FROM OLD.{self.column}\n"
+            f"      AND {target} IS DISTINCT FROM {source}{to_target} THEN\n"
+            f"    {source} := {target}{to_source};\n"
+            f"  END IF;\n"
+            f"  RETURN NEW;\nEND\n$$;\n"
+            f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table};\n"
+            f"CREATE TRIGGER {self.trigger} BEFORE INSERT OR UPDATE "
+            f"ON {self.quoted_table} FOR EACH ROW EXECUTE FUNCTION {self.function}()"
+        )
+
+
+def _field(model: type[models.Model], name: str) -> AnyField:
+    return cast(AnyField, model._meta.get_field(name))
+
+
+def _unconstrained(field: AnyField) -> AnyField:
+    """Return a copy of ``field``, NULLable, without index nor constraint."""
+    bare = copy.copy(field)
+    bare.null = True
+    bare.db_index = False  # type: ignore[attr-defined]
+    bare._unique = False  # type: ignore[attr-defined]
+    # Field.unique is a cached property, maybe cached by the copy.
+    bare.__dict__.pop("unique", None)
+    bare.db_constraint = False  # type: ignore[attr-defined]
+    return bare
+
+
+def _check_name(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: AnyField
+) -> str:
+    """Return the name PostgreSQL gives a column's check in ``CREATE TABLE``,
+    or, if that is too long, the one Django gives it in ``AlterField``."""
+    table = model._meta.db_table
+    name = f"{table}_{field.column}_check"
+    if len(name) <= (schema_editor.connection.ops.max_name_length() or len(name)):
+        return name
+    return compat.index_name(schema_editor, table, str(field.column), "_check")

@@ -1,0 +1,294 @@
+"""Column types changed in an expand and a contract step: on a real
+PostgreSQL, no table rewrite under lock, both releases working throughout,
+and the schema ``AlterField`` leaves."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, models
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ModelState, ProjectState
+
+from syzygy.exceptions import UnconvertibleValues
+from syzygy.operations import ContractAlterField, ExpandAlterField
+from tests.test_renames import catalogue, fetch, migrate, postgresql_only
+
+Scenario = Callable[[str], None]
+
+
+def book_at(migration: str) -> Any:
+    """Return the Book model of the code ``migration`` leaves deployed."""
+    state = MigrationLoader(connection).project_state(("alpha", migration))
+    return state.apps.get_model("alpha", "Book")
+
+
+def column_types() -> dict[str, str]:
+    return {name: kind for name, (kind, _, _) in catalogue()["columns"].items()}
+
+
+@pytest.fixture
+def books(use_scenario: Scenario) -> None:
+    """The retypes scenario at 0001, with books."""
+    use_scenario("retypes")
+    migrate("0001")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO alpha_book (title, rating, copies, score) "
+            "VALUES (%s, %s, %s, %s)",
+            [(f"book {n}", n, n % 7, n) for n in range(1, 501)],
+        )
+
+
+@postgresql_only
+def test_expand_and_contract_leave_the_schema_stock_alter_field_leaves(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("retypes_stock")
+    migrate("0002")
+    stock = catalogue()
+    migrate("zero")
+    use_scenario("retypes")
+    migrate("0002")
+    expanded = catalogue()
+    migrate("0003")
+
+    assert catalogue() == stock
+    assert expanded["columns"]["rating"][0] == "integer"
+    assert expanded["columns"]["rating_syzygy"][0] == "bigint"
+    assert len(expanded["triggers"]) == 3
+
+
+@postgresql_only
+def test_the_expand_step_rewrites_nothing_and_keeps_both_columns_equal(
+    books: None,
+) -> None:
+    ((before,),) = fetch("SELECT pg_relation_filenode('alpha_book')")
+    migrate("0002")
+    ((after,),) = fetch("SELECT pg_relation_filenode('alpha_book')")
+    assert after == before
+
+    Book = book_at("0001_initial")
+    Book.objects.create(title="inserted", rating=2**31 - 1, copies=3)
+    Book.objects.filter(title="book 7").update(rating=70, score=None)
+    rows = fetch(
+        "SELECT count(*) FROM alpha_book WHERE rating_syzygy IS DISTINCT FROM rating "
+        "OR copies_syzygy IS DISTINCT FROM copies "
+        "OR score_syzygy IS DISTINCT FROM score"
+    )
+    assert rows == [(0,)]
+    assert fetch("SELECT count(*) FROM alpha_book") == [(501,)]
+
+
+@postgresql_only
+def test_the_contract_step_swaps_in_the_new_type_and_big_values_fit(
+    books: None,
+) -> None:
+    migrate("0003")
+    assert column_types() == {
+        "id": "integer",
+        "title": "character varying(100)",
+        "rating": "bigint",
+        "copies": "integer",
+        "score": "integer",
+    }
+    NewBook = book_at("0003_alter_contract")
+    NewBook.objects.create(title="big", rating=2**40, score=40_000)
+    assert NewBook.objects.get(title="big").rating == 2**40
+    assert NewBook.objects.get(title="big").copies == 1
+    assert NewBook.objects.get(title="book 9").rating == 9
+    assert catalogue()["triggers"] == []
+    NewBook.objects.filter(title="big").delete()
+
+
+@postgresql_only
+def test_values_the_old_type_cant_hold_stop_the_revert_and_leave_nothing(
+    books: None,
+) -> None:
+    migrate("0003")
+    NewBook = book_at("0003_alter_contract")
+    NewBook.objects.create(title="big", rating=1, score=40_000)
+    contracted = catalogue()
+
+    with pytest.raises(UnconvertibleValues) as raised:
+        migrate("0002")
+
+    assert str(raised.value) == (
+        "The values of alpha_book.score can't all be converted to smallint "
+        "(smallint out of range). Nothing was changed: the column of the new type "
+        "and its trigger were dropped. Change the values that don't fit, then run "
+        "the command again."
+    )
+    assert catalogue() == contracted
+    NewBook.objects.create(title="written after", rating=2, score=50_000)
+    NewBook.objects.filter(title__in=["big", "written after"]).delete()
+
+
+@postgresql_only
+def test_reverting_both_steps_restores_the_schema_and_the_values(books: None) -> None:
+    before = catalogue()
+    migrate("0003")
+    migrate("0002")
+    assert column_types()["rating"] == "integer"
+    migrate("0001")
+    assert catalogue() == before
+    OldBook = book_at("0001_initial")
+    assert OldBook.objects.get(title="book 9").rating == 9
+    assert OldBook.objects.count() == 500
+
+
+@postgresql_only
+def test_the_expand_step_alone_reverts(books: None) -> None:
+    before = catalogue()
+    migrate("0002")
+    migrate("0001")
+    assert catalogue() == before
+
+
+class Writer(threading.Thread):
+    """A release writing books and updating ratings on a connection of its own."""
+
+    def __init__(self, name: str, model: Any) -> None:
+        super().__init__(name=name, daemon=True)
+        self.model = model
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+        self.written: dict[int, int] = {}
+
+    def run(self) -> None:
+        try:
+            number = 0
+            while not self.stopping.is_set():
+                number += 1
+                try:
+                    book = self.model.objects.create(
+                        title=f"{self.name} {number}", rating=number, copies=2
+                    )
+                    self.written[book.pk] = number
+                    if number % 2 == 0:
+                        pk = list(self.written)[number // 2 - 1]
+                        self.model.objects.filter(pk=pk).update(rating=-number)
+                        self.written[pk] = -number
+                except Exception as error:
+                    self.errors.append(f"{self.name}: {error!r}")
+                time.sleep(0.002)
+        finally:
+            connections.close_all()
+
+
+@postgresql_only
+def test_a_rolling_deploy_of_a_type_change_never_fails_a_query(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("retypes")
+    migrate("0001")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO alpha_book (title, rating, copies) "
+            "SELECT 'book ' || n, n, 1 FROM generate_series(1, 20000) n"
+        )
+    OldBook = book_at("0001_initial")
+    NewBook = book_at("0003_alter_contract")
+    old, new = Writer("old", OldBook), Writer("new", NewBook)
+
+    old.start()
+    try:
+        time.sleep(0.3)
+        migrate("0003", pre_deploy=True)
+        new.start()
+        time.sleep(0.5)
+    finally:
+        old.stopping.set()
+        old.join()
+    try:
+        migrate("0003")
+        time.sleep(0.3)
+    finally:
+        new.stopping.set()
+        new.join()
+
+    assert old.errors == new.errors == []
+    assert len(old.written) > 50
+    assert len(new.written) > 50
+    ratings = dict(NewBook.objects.values_list("pk", "rating"))
+    assert ratings == {
+        **{pk: pk for pk in range(1, 20001)},
+        **old.written,
+        **new.written,
+    }
+    assert column_types()["rating"] == "bigint"
+
+
+@postgresql_only
+def test_sqlmigrate_shows_the_statements_of_each_step(books: None) -> None:
+    expand, contract, backwards = StringIO(), StringIO(), StringIO()
+    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
+    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
+    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
+
+    sql = expand.getvalue()
+    assert 'ADD COLUMN IF NOT EXISTS "rating_syzygy" bigint NULL;' in sql
+    assert 'NEW."rating_syzygy" := NEW."rating"::bigint;' in sql
+    assert 'NEW."rating" := NEW."rating_syzygy"::integer;' in sql
+    assert 'SET "rating_syzygy" = "rating"::bigint WHERE "id" <= %s' in sql
+    assert 'CREATE INDEX CONCURRENTLY "alpha_book_alpha_book_rating_syzygy_' in sql
+
+    sql = contract.getvalue()
+    assert 'ALTER TABLE "alpha_book" DROP COLUMN IF EXISTS "rating";' in sql
+    assert 'ALTER TABLE "alpha_book" RENAME COLUMN "rating_syzygy" TO "rating";' in sql
+    assert 'ALTER COLUMN "copies" SET DEFAULT 1;' in sql
+    assert "Copying" not in sql
+
+    sql = backwards.getvalue()
+    assert 'ADD COLUMN IF NOT EXISTS "rating_syzygy" integer NULL;' in sql
+    assert 'RENAME COLUMN "rating_syzygy" TO "rating";' in sql
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")
+def test_elsewhere_the_contract_step_alters_the_field(books: None) -> None:
+    migrate("0002")
+    Book = book_at("0001_initial")
+    assert Book.objects.get(title="book 3").rating == 3
+    migrate("0003")
+    NewBook = book_at("0003_alter_contract")
+    NewBook.objects.create(title="big", rating=2**40, copies=1)
+    assert NewBook.objects.get(title="big").rating == 2**40
+    migrate("0001")
+
+
+def test_each_step_describes_and_deconstructs_itself() -> None:
+    field = models.BigIntegerField(db_index=True)
+    expand = ExpandAlterField("book", "rating", field)
+    contract = ContractAlterField("book", "rating", field)
+
+    assert expand.describe() == (
+        "Add a column of the new type of field rating on book, in sync until the "
+        "contract step (pre-deploy)"
+    )
+    assert contract.describe() == (
+        "Alter field rating on book: swap in the column of the new type (post-deploy)"
+    )
+    assert expand.migration_name_fragment == "alter_book_rating_expand"
+    assert contract.migration_name_fragment == "alter_book_rating_contract"
+    for operation in (expand, contract):
+        _, _, kwargs = operation.deconstruct()
+        assert kwargs["field"] is field
+        assert kwargs["model_name"] == "book"
+        assert kwargs["name"] == "rating"
+    assert expand.references_field("Book", "rating", "alpha")
+    assert not expand.references_field("book", "title", "alpha")
+    assert not expand.references_model("publisher", "alpha")
+    state = ProjectState()
+    state.add_model(
+        ModelState("alpha", "Book", [("rating", models.IntegerField())], {})
+    )
+    expand.state_forwards("alpha", state)
+    assert isinstance(
+        state.models["alpha", "book"].fields["rating"], models.IntegerField
+    )
