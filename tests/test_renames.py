@@ -76,10 +76,12 @@ def catalogue() -> dict[str, Any]:
     )
     triggers = fetch(
         "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass "
-        "AND NOT tgisinternal",
+        "AND NOT tgisinternal ORDER BY tgname",
         [TABLE],
     )
-    functions = fetch("SELECT proname FROM pg_proc WHERE proname LIKE %s", ["%sync"])
+    functions = fetch(
+        "SELECT proname FROM pg_proc WHERE proname LIKE %s ORDER BY proname", ["%sync"]
+    )
     return {
         "columns": columns,
         "indexes": indexes,
@@ -530,7 +532,7 @@ def test_the_new_column_keeps_the_collation_and_a_long_check_name(
 ) -> None:
     from django.db.migrations.state import ModelState, ProjectState
 
-    from syzygy.operations.renames import _check_name, _SyncedColumns
+    from syzygy.operations.synced import _check_name, _SyncedColumns
 
     project = ProjectState()
     table = "a_table_whose_name_is_long_enough_to_cut_the_name_of_its_checks"
