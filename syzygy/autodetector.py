@@ -38,6 +38,7 @@ from .fields import (
     rebuilt,
     rewrites_table,
     table_name,
+    widens_type,
 )
 from .lint import REWRITE
 from .operations import (
@@ -46,7 +47,9 @@ from .operations import (
     AddIndexConcurrently,
     AlterFieldConcurrently,
     BackfillField,
+    ContractAlterField,
     ContractRenameField,
+    ExpandAlterField,
     ExpandRenameField,
     OutsideTransaction,
     PostAddField,
@@ -264,7 +267,14 @@ class StageAwareAutodetectorMixin:
             # The rename in the state names the table already.
             return
         elif type(operation) is operations.AlterField:
-            operation = self._staged_alter_field(app_label, operation)
+            altered = self._staged_alter_field(app_label, operation)
+            if isinstance(altered, tuple):
+                expand, contract = altered
+                super().add_operation(app_label, expand, dependencies, beginning)  # type: ignore[misc]
+                operation = contract
+                dependencies = [_BoundaryDependency(app_label, expand)]
+            else:
+                operation = altered
         elif self._existed(app_label, getattr(operation, "model_name_lower", "")):
             operation = _lock_safe(operation)
         super().add_operation(app_label, operation, dependencies, beginning)  # type: ignore[misc]
@@ -275,7 +285,9 @@ class StageAwareAutodetectorMixin:
 
     def _staged_alter_field(
         self, app_label: str, operation: operations.AlterField
-    ) -> Operation:
+    ) -> Operation | tuple[Operation, Operation]:
+        """Return the alteration to write: one operation, or an expand and a
+        contract one for a type change without a table rewrite."""
         old_field = self.from_state.models[
             app_label, operation.model_name_lower
         ].get_field(operation.name)
@@ -283,7 +295,31 @@ class StageAwareAutodetectorMixin:
         new_column = column_field(self.to_state, operation.field)
         rewrite = rewrites_table(old_column, new_column)
         if rewrite:
-            self._confirm_table_rewrite(app_label, operation, old_column, new_column)
+            zero_downtime = None
+            if self._can_change_type(app_label, operation, old_field):
+                column = column_name(old_field, operation.name)
+                zero_downtime = (
+                    f"Change the type without rewriting the table: a pre-deploy "
+                    f"migration adds a column of the new type, kept in sync with "
+                    f"{column} and filled in batches, a post-deploy one swaps it in "
+                    f"(on PostgreSQL; elsewhere the post-deploy migration alters "
+                    f"the field)"
+                )
+            answer = self._confirm_table_rewrite(
+                app_label, operation, old_column, new_column, zero_downtime
+            )
+            if answer == EXPAND_CONTRACT:
+                return (
+                    ExpandAlterField(
+                        operation.model_name, operation.name, operation.field
+                    ),
+                    ContractAlterField(
+                        operation.model_name,
+                        operation.name,
+                        operation.field,
+                        operation.preserve_default,
+                    ),
+                )
         # Old code may still write NULLs until it is gone.
         stage = (
             Stage.POST_DEPLOY
@@ -304,13 +340,38 @@ class StageAwareAutodetectorMixin:
             reviewed(altered, REWRITE, reason=REWRITE_ANSWER)
         return altered
 
+    def _can_change_type(
+        self,
+        app_label: str,
+        operation: operations.AlterField,
+        old_field: models.Field[Any, Any],
+    ) -> bool:
+        """Return whether a type change can be an expand and a contract step:
+        a wider integer type, on a column that no key, relation, index or
+        constraint of several columns involves, and that doesn't become
+        NOT NULL (the deployed code may still write NULL)."""
+        new_field = operation.field
+        return (
+            widens_type(old_field, new_field)
+            and not (old_field.null and not new_field.null)
+            and not (old_field.is_relation or new_field.is_relation)
+            and self._expand_contract_obstacle(
+                app_label, operation.model_name_lower, operation.name, old_field
+            )
+            is None
+        )
+
     def _confirm_table_rewrite(
         self,
         app_label: str,
         operation: operations.AlterField,
         old_column: models.Field[Any, Any],
         new_column: models.Field[Any, Any],
-    ) -> None:
+        zero_downtime: str | None,
+    ) -> bool | str:
+        """Return the answer to the question about a table rewrite: write it
+        anyway, or ``EXPAND_CONTRACT``; raise ``MakemigrationsAborted`` to
+        quit."""
         field = f"{app_label}.{operation.model_name}.{operation.name}"
         old_type = describe_column_type(old_column)
         new_type = describe_column_type(new_column)
@@ -321,11 +382,14 @@ class StageAwareAutodetectorMixin:
             f"(syzygy.batches.run_in_batches), deploy code that reads the new "
             f"field, then remove the old one."
         )
-        if not self.stage_questions.ask_table_rewrite(
+        answer = self.stage_questions.ask_table_rewrite(
             f"Changing {field} from {old_type} to {new_type} makes PostgreSQL "
-            "rewrite the whole table while it is locked against reads and writes."
-        ):
+            "rewrite the whole table while it is locked against reads and writes.",
+            zero_downtime,
+        )
+        if not answer:
             raise MakemigrationsAborted(recipe)
+        return answer
 
     def _staged_rename_field(
         self, app_label: str, operation: operations.RenameField
@@ -343,7 +407,9 @@ class StageAwareAutodetectorMixin:
         if old_column == new_column:
             return operation  # Only the Python name changes.
         model = f"{app_label}.{operation.model_name}"
-        obstacle = self._expand_contract_obstacle(app_label, operation, old_field)
+        obstacle = self._expand_contract_obstacle(
+            app_label, operation.model_name_lower, operation.old_name, old_field
+        )
         description = (
             f"Renaming the field {model}.{operation.old_name} renames its column: "
             "the code deployed before or after the rename fails while the other "
@@ -390,18 +456,17 @@ class StageAwareAutodetectorMixin:
     def _expand_contract_obstacle(
         self,
         app_label: str,
-        operation: operations.RenameField,
+        model_name: str,
+        name: str,
         field: models.Field[Any, Any],
     ) -> str | None:
-        """Return why a field can't be renamed in an expand and a contract
-        step, or ``None`` if it can."""
+        """Return why the column of a field can't be changed in an expand
+        and a contract step, or ``None`` if it can."""
         if field.primary_key:
             return "it is the primary key"
         if field.many_to_many:
             return "it is a many-to-many relation, whose table would be renamed"
-        model = self.from_state.models[app_label, operation.model_name_lower]
-        name = operation.old_name
-        options = model.options
+        options = self.from_state.models[app_label, model_name].options
         for option in ("unique_together", "index_together"):
             if any(name in names for names in options.get(option) or ()):
                 return f"it is in {option}"
@@ -410,7 +475,7 @@ class StageAwareAutodetectorMixin:
                 # Fields, expressions and conditions all show in the repr.
                 if re.search(rf"\b{re.escape(name)}\b", repr(each)):
                     return f"Meta.{option} has {each.name!r}, which uses it"
-        target = f"{app_label}.{operation.model_name_lower}"
+        target = f"{app_label}.{model_name}"
         for (label, model_name), other in self.from_state.models.items():
             for field_name, other_field in other.fields.items():
                 if (

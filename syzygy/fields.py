@@ -33,6 +33,7 @@ __all__ = (
     "rebuilt",
     "rewrites_table",
     "table_name",
+    "widens_type",
 )
 
 AnyField: TypeAlias = "models.Field[Any, Any]"
@@ -272,6 +273,25 @@ def rewrites_table(old_field: AnyField, new_field: AnyField) -> bool:
             old.max_digits, new.max_digits
         )
     return old != new
+
+
+# Column types whose values every one of the types listed converts to, and
+# back, unchanged.
+_WIDER_TYPES = {
+    "SmallIntegerField": {"IntegerField", "BigIntegerField"},
+    "IntegerField": {"BigIntegerField"},
+}
+
+
+def widens_type(old_field: AnyField, new_field: AnyField) -> bool:
+    """Return whether the column of ``new_field`` holds every value of that
+    of ``old_field`` (smallint to integer or bigint, integer to bigint)."""
+    old, new = column_type(old_field), column_type(new_field)
+    return (
+        old.collation == new.collation
+        and old.element is new.element is None
+        and new.kind in _WIDER_TYPES.get(old.kind, ())
+    )
 
 
 def _widens(old: int | None, new: int | None) -> bool:

@@ -96,7 +96,11 @@ _SHARED_DEFAULT_HINT = (
     "time of the migration."
 )
 _REWRITE_HINT = (
-    "Expand and contract instead: add a field of the new type, deploy code that "
+    "Expand and contract instead: for a wider integer type (smallint to integer "
+    "or bigint, integer to bigint), syzygy.operations.ExpandAlterField in a "
+    "pre-deploy migration, then syzygy.operations.ContractAlterField in a "
+    "post-deploy one, each with atomic = False (makemigrations writes them); "
+    "otherwise, add a field of the new type, deploy code that "
     "writes both, copy the values over in batches, deploy code that only uses "
     "the new field, then remove the old one. Widening a CharField's max_length, "
     "CharField to TextField, and more max_digits of a DecimalField with the same "

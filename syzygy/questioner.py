@@ -82,9 +82,16 @@ class StageQuestionerMixin(MigrationQuestioner):
         """Return whether to write migrations whose stage is ambiguous."""
         return conf.makemigrations_on_ambiguous() == "continue"
 
-    def ask_table_rewrite(self, message: str) -> bool:
-        """Return whether to write a change that rewrites a table anyway."""
-        return False
+    def ask_table_rewrite(
+        self, message: str, zero_downtime: str | None = None
+    ) -> bool | str:
+        """Return whether to write a change that rewrites a table anyway.
+
+        ``zero_downtime``, if given, describes a way without the rewrite,
+        offered first: ``EXPAND_CONTRACT`` chooses it, as a non-interactive
+        run does.
+        """
+        return EXPAND_CONTRACT if zero_downtime else False
 
 
 class InteractiveStageQuestions(StageQuestionerMixin):
@@ -147,19 +154,24 @@ class InteractiveStageQuestions(StageQuestionerMixin):
         )
         return choice == 1
 
-    def ask_table_rewrite(self, message: str) -> bool:
+    def ask_table_rewrite(
+        self, message: str, zero_downtime: str | None = None
+    ) -> bool | str:
         self.warn(message)
         if self.dry_run:
-            return True
-        choice = compat.choice_input(
-            self,
-            "Please choose how to proceed:",
-            [
-                "Quit, and change the type the expand/contract way",
-                "Write it anyway; the table is small enough to be locked while "
-                "it is rewritten",
-            ],
-        )
+            return EXPAND_CONTRACT if zero_downtime else True
+        choices = [
+            "Quit, and change the type the expand/contract way",
+            "Write it anyway; the table is small enough to be locked while "
+            "it is rewritten",
+        ]
+        if zero_downtime:
+            choices = [zero_downtime, "Quit", choices[1]]
+        choice = compat.choice_input(self, "Please choose how to proceed:", choices)
+        if zero_downtime:
+            if choice == 1:
+                return EXPAND_CONTRACT
+            choice -= 1
         return choice == 2
 
 
@@ -209,7 +221,9 @@ class SilentStageQuestions(StageQuestionerMixin):
     def ask_unpartitioned(self, app_label: str, descriptions: list[str]) -> bool:
         return True
 
-    def ask_table_rewrite(self, message: str) -> bool:
+    def ask_table_rewrite(
+        self, message: str, zero_downtime: str | None = None
+    ) -> bool | str:
         return True
 
 

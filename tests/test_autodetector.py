@@ -529,3 +529,57 @@ def test_a_rename_without_downtime_ignores_indexes_of_other_fields() -> None:
             questioner,
         )
     assert "without downtime" not in "".join(questioner.warnings)
+
+
+def rewrite_changes(
+    before: models.Field[Any, Any], after: models.Field[Any, Any]
+) -> Any:
+    questioner = WarningQuestioner()
+    written = changes(
+        state(author(("rating", before))), state(author(("rating", after))), questioner
+    )
+    return [
+        type(operation).__name__
+        for migration in written["alpha"]
+        for operation in migration.operations
+    ]
+
+
+def test_a_wider_integer_type_is_an_expand_and_a_contract() -> None:
+    assert rewrite_changes(models.SmallIntegerField(), models.IntegerField()) == [
+        "ExpandAlterField",
+        "ContractAlterField",
+    ]
+    assert rewrite_changes(
+        models.PositiveSmallIntegerField(null=True), models.BigIntegerField(null=True)
+    ) == ["ExpandAlterField", "ContractAlterField"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # Narrower: values may not fit.
+        (models.BigIntegerField(), models.IntegerField()),
+        # Not a widening of integers.
+        (models.IntegerField(), models.FloatField()),
+        # NOT NULL added: the deployed code may still write NULL.
+        (models.IntegerField(null=True), models.BigIntegerField()),
+    ],
+)
+def test_other_type_changes_are_refused_without_a_question(
+    before: models.Field[Any, Any], after: models.Field[Any, Any]
+) -> None:
+    with pytest.raises(MakemigrationsAborted, match="without locking the table"):
+        rewrite_changes(before, after)
+
+
+def test_a_type_change_of_a_column_in_a_constraint_is_refused() -> None:
+    constraint = models.UniqueConstraint(fields=["rating", "id"], name="rating_id")
+    with pytest.raises(MakemigrationsAborted, match="without locking the table"):
+        changes(
+            state(author(("rating", models.IntegerField()), constraints=[constraint])),
+            state(
+                author(("rating", models.BigIntegerField()), constraints=[constraint])
+            ),
+            WarningQuestioner(),
+        )

@@ -400,23 +400,47 @@ def test_indexes_and_constraints_of_existing_tables_are_lock_safe(
 # Type changes
 
 
-def test_type_change_that_rewrites_the_table_is_refused_with_a_recipe(
+def test_type_change_that_narrows_the_column_is_refused_with_a_recipe(
     makemigrations_case: OpenCase,
 ) -> None:
-    case = makemigrations_case("type_change")
+    case = makemigrations_case("type_change_narrowing")
     outcome = case.makemigrations()
     assert outcome.status == 3
     assert outcome.stderr.strip() == (
-        "To change the type of type_change.author.rating from IntegerField to "
-        "BigIntegerField without locking the table: add a new field of the new "
-        "type (NULLable), deploy code that writes both, copy the values over in "
-        "batches (syzygy.batches.run_in_batches), deploy code that reads the new "
-        "field, then remove the old one."
+        "To change the type of type_change_narrowing.author.rating from "
+        "IntegerField to SmallIntegerField without locking the table: add a new "
+        "field of the new type (NULLable), deploy code that writes both, copy the "
+        "values over in batches (syzygy.batches.run_in_batches), deploy code that "
+        "reads the new field, then remove the old one."
     )
     assert case.written() == []
 
 
-@pytest.mark.parametrize(("answer", "written"), [("1", 0), ("2", 1)])
+def test_type_change_that_widens_the_column_is_an_expand_and_a_contract(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change")
+    outcome = case.makemigrations()
+    assert outcome.status == 0
+    written = case.written()
+    assert written == [
+        "0002_alter_author_name",
+        "0003_alter_author_rating_expand",
+        "0004_alter_author_rating_contract",
+    ]
+    assert operation_types(case, written[1]) == ["syzygy.ExpandAlterField"]
+    assert operation_types(case, written[2]) == ["syzygy.ContractAlterField"]
+    assert "0003_alter_author_rating_expand.py  [pre-deploy]" in outcome.stdout
+    assert "0004_alter_author_rating_contract.py  [post-deploy]" in outcome.stdout
+    assert not case.migration(written[2]).atomic
+    case.migrate()
+    rating = table_columns("type_change_author")["rating"]
+    field_type = connection.introspection.get_field_type(rating.type_code, rating)
+    assert field_type == "BigIntegerField"
+    case.migrate("0001")
+
+
+@pytest.mark.parametrize(("answer", "written"), [("1", 3), ("2", 0), ("3", 1)])
 def test_type_change_that_rewrites_the_table_interactive_choice(
     makemigrations_case: OpenCase, answer: str, written: int
 ) -> None:
@@ -427,6 +451,10 @@ def test_type_change_that_rewrites_the_table_interactive_choice(
         "Changing type_change.author.rating from IntegerField to BigIntegerField "
         "makes PostgreSQL rewrite the whole table while it is locked against reads "
         "and writes."
+    ) in outcome.stdout
+    assert (
+        " 1) Change the type without rewriting the table: a pre-deploy migration "
+        "adds a column of the new type, kept in sync with rating"
     ) in outcome.stdout
     assert outcome.status == (0 if written else 3)
     assert len(case.written()) == written
@@ -446,7 +474,7 @@ def test_metadata_only_type_changes_are_written_without_question(
     makemigrations_case: OpenCase,
 ) -> None:
     case = makemigrations_case("type_change")
-    case.answers = ["2"]
+    case.answers = ["3"]
     outcome = case.makemigrations(interactive=True)
     # Only the bigint is asked about, not the wider varchar.
     assert outcome.stdout.count("Please choose how to proceed") == 1
@@ -997,7 +1025,7 @@ def test_table_rewrite_written_anyway_records_the_review(
     makemigrations_case: OpenCase,
 ) -> None:
     case = makemigrations_case("type_change")
-    case.answers = ["2"]
+    case.answers = ["3"]
     case.makemigrations(interactive=True)
     (written,) = case.written()
     assert (
