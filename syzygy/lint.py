@@ -503,7 +503,10 @@ def _alter_field(
             )
     old_column = column_field(context.state, old_field)
     new_column = column_field(context.state, new_field)
-    if rewrites_table(old_column, new_column):
+    # ContractAlterField swaps in a column its expand step filled.
+    if rewrites_table(old_column, new_column) and not isinstance(
+        operation, syzygy_operations.ContractAlterField
+    ):
         yield _Finding(
             REWRITE,
             f"changes the type of the column {column} from "
