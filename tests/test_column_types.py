@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,14 @@ from django.db.migrations.state import ModelState, ProjectState
 
 from syzygy.exceptions import UnconvertibleValues
 from syzygy.operations import ContractAlterField, ExpandAlterField
-from tests.test_renames import catalogue, fetch, migrate, postgresql_only
+from tests.test_renames import (
+    catalogue,
+    copied_rows,
+    fetch,
+    kill_mid_copy,
+    migrate,
+    postgresql_only,
+)
 
 Scenario = Callable[[str], None]
 
@@ -292,3 +300,34 @@ def test_each_step_describes_and_deconstructs_itself() -> None:
     assert isinstance(
         state.models["alpha", "book"].fields["rating"], models.IntegerField
     )
+
+
+@postgresql_only
+def test_an_expand_killed_mid_copy_resumes_on_the_next_run(
+    use_scenario: Scenario, tmp_path: Path
+) -> None:
+    use_scenario("retypes")
+    migrate("0001")
+    rows = 100_000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO alpha_book (title, rating, copies) "
+            "SELECT 'book ' || n, n, 1 FROM generate_series(1, %s) n",
+            [rows],
+        )
+    kill_mid_copy("retypes", "rating_syzygy", tmp_path / "migrate.out")
+
+    assert 0 < copied_rows("rating_syzygy") < rows
+    Book = book_at("0001_initial")
+    Book.objects.filter(pk=rows).update(rating=-1)
+
+    assert "Copying alpha.Book.rating to its new type" in migrate("0002")
+    assert copied_rows("rating_syzygy") == rows
+    assert fetch("SELECT rating_syzygy FROM alpha_book WHERE id = %s", [rows]) == [
+        (-1,)
+    ]
+    migrate("0003")
+    assert column_types()["rating"] == "bigint"
+    assert Book.objects.get(pk=rows).rating == -1
+    # Quicker to revert.
+    Book.objects.all().delete()

@@ -322,9 +322,47 @@ def test_a_rolling_deploy_of_a_rename_never_fails_a_query(
     }
 
 
-def copied_rows() -> int:
-    ((count,),) = fetch("SELECT count(headline) FROM alpha_book")
+def copied_rows(column: str = "headline") -> int:
+    ((count,),) = fetch(f"SELECT count({column}) FROM alpha_book")
     return int(count)
+
+
+def kill_mid_copy(scenario: str, column: str, output: Path) -> None:
+    """Run ``migrate alpha 0002`` of ``scenario`` in a process of its own and
+    kill it once the copy to ``column`` has started."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPOSITORY),
+        "DJANGO_SETTINGS_MODULE": "tests.quorum_settings",
+        "SYZYGY_QUORUM_TEST_DATABASE": "postgresql",
+        "SYZYGY_QUORUM_TEST_NAME": connection.settings_dict["NAME"],
+        "SYZYGY_QUORUM_TEST_BACKEND": "postgresql",
+        "SYZYGY_QUORUM_TEST_MIGRATIONS": f"tests.migrations_scenarios.{scenario}.alpha",
+    }
+    with output.open("wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "django", "migrate", "alpha", "0002"],
+            cwd=REPOSITORY,
+            env=environment,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            not fetch(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
+                "AND attname = %s",
+                [column],
+            )
+            or not copied_rows(column) > 0
+        ):
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, "the copy never started"
+            time.sleep(0.002)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
 
 @postgresql_only
@@ -340,39 +378,7 @@ def test_an_expand_killed_mid_copy_resumes_on_the_next_run(
             "SELECT 'book ' || n, n FROM generate_series(1, %s) n",
             [rows],
         )
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(REPOSITORY),
-        "DJANGO_SETTINGS_MODULE": "tests.quorum_settings",
-        "SYZYGY_QUORUM_TEST_DATABASE": "postgresql",
-        "SYZYGY_QUORUM_TEST_NAME": connection.settings_dict["NAME"],
-        "SYZYGY_QUORUM_TEST_BACKEND": "postgresql",
-        "SYZYGY_QUORUM_TEST_MIGRATIONS": "tests.migrations_scenarios.renames.alpha",
-    }
-    output = tmp_path / "migrate.out"
-    with output.open("wb") as stdout:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "django", "migrate", "alpha", "0002"],
-            cwd=REPOSITORY,
-            env=environment,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while (
-            not fetch(
-                "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
-                "AND attname = 'headline'"
-            )
-            or not copied_rows() > 0
-        ):
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "the copy never started"
-            time.sleep(0.002)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    kill_mid_copy("renames", "headline", tmp_path / "migrate.out")
 
     # Killed mid-copy: not recorded, the new column partly filled, and the
     # trigger keeps what is written in sync meanwhile.
