@@ -222,6 +222,11 @@ CHANGES = (
         {"value": "models.IntegerField()"},
     ),
     Change(
+        "int-to-bigint",
+        "integer -> bigint",
+        {"value": "models.BigIntegerField(null=True)"},
+    ),
+    Change(
         "rename-column",
         "rename column",
         renames=(("name", "title"),),

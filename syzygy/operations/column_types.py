@@ -21,6 +21,7 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations import operations
+from django.db.migrations.operations.base import OperationCategory
 from django.db.migrations.state import ProjectState
 
 from .. import compat
@@ -43,6 +44,8 @@ class ExpandAlterField(OutsideTransaction, _StateUnchanged):
     """
 
     stage = Stage.PRE_DEPLOY
+    # django-stubs types the members of OperationCategory as str.
+    category = OperationCategory.ADDITION  # type: ignore[assignment]
 
     def __init__(self, model_name: str, name: str, field: AnyField) -> None:
         self.model_name = model_name

@@ -20,6 +20,7 @@ from syzygy.exceptions import (
     AmbiguousPlan,
     AmbiguousStage,
     DuplicateValues,
+    UnconvertibleValues,
     ViolatingRows,
 )
 from syzygy.executor import (
@@ -170,6 +171,7 @@ class Command(migrate.Command):
             AmbiguousStage,
             DuplicateValues,
             LockWaitsExhausted,
+            UnconvertibleValues,
             ViolatingRows,
         ) as exc:
             raise CommandError(str(exc)) from exc
