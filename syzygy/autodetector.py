@@ -48,8 +48,10 @@ from .operations import (
     AlterFieldConcurrently,
     BackfillField,
     ContractAlterField,
+    ContractAlterModelTable,
     ContractRenameField,
     ExpandAlterField,
+    ExpandAlterModelTable,
     ExpandRenameField,
     OutsideTransaction,
     PostAddField,
@@ -248,36 +250,47 @@ class StageAwareAutodetectorMixin:
         dependencies: Iterable[Any] | None = None,
         beginning: bool = False,
     ) -> None:
-        if type(operation) is operations.RenameField:
-            renamed = self._staged_rename_field(app_label, operation)
-            if isinstance(renamed, tuple):
-                expand, contract = renamed
-                super().add_operation(app_label, expand, dependencies, beginning)  # type: ignore[misc]
-                operation = contract
-                dependencies = [_BoundaryDependency(app_label, expand)]
-            else:
-                operation = renamed
-        elif type(operation) is operations.RenameModel:
-            operation = self._staged_rename_model(app_label, operation)
-        elif (
-            type(operation) is operations.AlterModelTable
-            and self._tables_kept.get((app_label, operation.name_lower))
-            == operation.table
-        ):
-            # The rename in the state names the table already.
+        written = self._staged(app_label, operation)
+        if written is None:
             return
-        elif type(operation) is operations.AlterField:
-            altered = self._staged_alter_field(app_label, operation)
-            if isinstance(altered, tuple):
-                expand, contract = altered
-                super().add_operation(app_label, expand, dependencies, beginning)  # type: ignore[misc]
-                operation = contract
-                dependencies = [_BoundaryDependency(app_label, expand)]
-            else:
-                operation = altered
-        elif self._existed(app_label, getattr(operation, "model_name_lower", "")):
-            operation = _lock_safe(operation)
-        super().add_operation(app_label, operation, dependencies, beginning)  # type: ignore[misc]
+        if isinstance(written, tuple):
+            # Expand (pre-deploy), then contract (post-deploy).
+            *expand, contract = written
+            for each in expand:
+                super().add_operation(app_label, each, dependencies, beginning)  # type: ignore[misc]
+            written = contract
+            dependencies = [_BoundaryDependency(app_label, expand[-1])]
+        super().add_operation(app_label, written, dependencies, beginning)  # type: ignore[misc]
+
+    def _staged(
+        self, app_label: str, operation: Operation
+    ) -> Operation | tuple[Operation, ...] | None:
+        """Return what to write for ``operation``: an operation, operations
+        that expand then one that contracts, or ``None`` for nothing."""
+        if type(operation) is operations.RenameField:
+            return self._staged_rename_field(app_label, operation)
+        if type(operation) is operations.RenameModel:
+            return self._staged_rename_model(app_label, operation)
+        if type(operation) is operations.AlterModelTable:
+            if (
+                self._tables_kept.get((app_label, operation.name_lower), "")
+                == operation.table
+            ):
+                return None  # The rename in the state names the table already.
+            if self._existed(app_label, operation.name_lower):
+                old_table = table_name(
+                    self.from_state.models[app_label, operation.name_lower]
+                )
+                return (
+                    ExpandAlterModelTable(operation.name, operation.table),
+                    ContractAlterModelTable(operation.name, old_table),
+                )
+            return operation
+        if type(operation) is operations.AlterField:
+            return self._staged_alter_field(app_label, operation)
+        if self._existed(app_label, getattr(operation, "model_name_lower", "")):
+            return _lock_safe(operation)
+        return operation
 
     def _existed(self, app_label: str, model_name: str) -> bool:
         """Return whether the table of a model exists before the changes."""
@@ -491,7 +504,7 @@ class StageAwareAutodetectorMixin:
 
     def _staged_rename_model(
         self, app_label: str, operation: operations.RenameModel
-    ) -> Operation:
+    ) -> Operation | tuple[Operation, ...]:
         old_table = table_name(
             self.from_state.models[app_label, operation.old_name_lower]
         )
@@ -501,15 +514,24 @@ class StageAwareAutodetectorMixin:
         old_model = f"{app_label}.{operation.old_name}"
         new_model = f"{app_label}.{operation.new_name}"
         many_to_many = self._many_to_many_tables(app_label, operation.old_name_lower)
+        table_option = self.to_state.models[
+            app_label, operation.new_name_lower
+        ].options.get("db_table")
         if old_table == new_table and not many_to_many:
             # Only the Python name changes: nothing to do on the database,
             # where RenameModel would re-create the foreign keys to it.
             self._tables_kept[app_label, operation.new_name_lower] = new_table
-            new_options = self.to_state.models[app_label, operation.new_name_lower]
             return RenameModelInState(
-                operation.old_name,
-                operation.new_name,
-                new_options.options.get("db_table"),
+                operation.old_name, operation.new_name, table_option
+            )
+        if not many_to_many:
+            # Renamed in the state, then its table renamed with a view under
+            # the old name until the contract step.
+            self._tables_kept[app_label, operation.new_name_lower] = table_option
+            return (
+                RenameModelInState(operation.old_name, operation.new_name, old_table),
+                ExpandAlterModelTable(operation.new_name, table_option),
+                ContractAlterModelTable(operation.new_name, old_table),
             )
         if old_table == new_table:
             renamed = (

@@ -599,36 +599,54 @@ def test_rename_field_non_interactive_is_an_addition_and_a_removal(
     assert operation_types(case, post) == ["django.RemoveField"]
 
 
-@pytest.mark.parametrize(
-    ("answer", "stage"), [("2", Stage.PRE_DEPLOY), ("3", Stage.POST_DEPLOY)]
-)
-def test_rename_model_takes_the_chosen_stage(
-    makemigrations_case: OpenCase, answer: str, stage: Stage
-) -> None:
-    case = makemigrations_case("rename_model")
-    case.answers = ["y", answer]
-    outcome = case.makemigrations(interactive=True)
-    assert "renames its table rename_model_author" in outcome.stdout
-    (name,) = case.written()
-    (rename,) = case.migration(name).operations
-    assert isinstance(rename, syzygy_operations.RenameModel)
-    assert rename.stage is stage
-    case.migrate()
-    assert "rename_model_writer" in table_names()
-    case.migrate("0001")
-    assert "rename_model_author" in table_names()
-
-
-def test_rename_model_quit_prints_the_safe_recipe(
+def test_rename_model_renames_its_table_with_a_view_until_the_contract(
     makemigrations_case: OpenCase,
 ) -> None:
     case = makemigrations_case("rename_model")
+    case.answers = ["y"]  # Only Django's "was it renamed?"
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 0
+    assert "Please choose" not in outcome.stdout
+    expand, contract = case.written()
+    assert operation_types(case, expand) == [
+        "syzygy.RenameModelInState",
+        "syzygy.ExpandAlterModelTable",
+    ]
+    assert operation_types(case, contract) == ["syzygy.ContractAlterModelTable"]
+    assert f"{expand}.py  [pre-deploy]" in outcome.stdout
+    assert f"{contract}.py  [post-deploy]" in outcome.stdout
+    assert (
+        "    - Drop the view under the old name rename_model_author of the table of "
+        "Writer (post-deploy)"
+    ) in outcome.stdout
+    assert run_checks(databases=["default"]) == []
+    case.migrate(expand)
+    assert "rename_model_writer" in table_names()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            views = connection.introspection.get_table_list(cursor)
+        assert ("rename_model_author", "v") in [(t.name, t.type) for t in views]
+    case.migrate()
+    assert "rename_model_author" not in connection.introspection.table_names(
+        include_views=True
+    )
+    case.migrate("0001")
+    assert "rename_model_author" in table_names()
+    assert "rename_model_writer" not in table_names()
+    # The state agrees with the models: nothing left to write.
+    case.migrate()
+    assert case.makemigrations("--check").status == 0
+
+
+def test_rename_model_of_many_to_many_relations_quits_with_the_safe_recipe(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_model_m2m")
     case.answers = ["y", "1"]
     outcome = case.makemigrations(interactive=True)
     assert outcome.status == 3
-    assert (
-        "Set db_table = 'rename_model_author' in the Meta of rename_model.Writer"
-        in (outcome.stderr)
+    assert "renames the tables or columns of its many-to-many relations" in (
+        outcome.stderr
     )
     assert case.written() == []
 

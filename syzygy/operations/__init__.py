@@ -11,7 +11,8 @@ their paths and signatures are frozen. One module per family:
 - ``renames``: a column renamed in an expand and a contract step;
 - ``column_types``: a column's type changed in an expand and a contract
   step;
-- ``synced``: the two columns kept in sync between those steps.
+- ``synced``: the two columns kept in sync between those steps;
+- ``tables``: a table renamed in an expand and a contract step.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .staged import (
     RenameModel,
     RenameModelInState,
 )
+from .tables import ContractAlterModelTable, ExpandAlterModelTable
 
 __all__ = (
     "AddConstraintNotValid",
@@ -44,8 +46,10 @@ __all__ = (
     "AlterFieldConcurrently",
     "BackfillField",
     "ContractAlterField",
+    "ContractAlterModelTable",
     "ContractRenameField",
     "ExpandAlterField",
+    "ExpandAlterModelTable",
     "ExpandRenameField",
     "PostAddField",
     "PreRemoveField",

@@ -1,0 +1,289 @@
+"""Tables renamed in an expand and a contract step: on a real PostgreSQL,
+code deployed before the rename works through a view under the old name
+while the new code uses the new one; the schema ends as ``AlterModelTable``
+leaves it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.db.migrations.loader import MigrationLoader
+
+from syzygy.operations import ContractAlterModelTable, ExpandAlterModelTable
+from tests.test_renames import fetch, migrate, postgresql_only
+
+Scenario = Callable[[str], None]
+TABLES = ("library_books", "library_books_tags", "alpha_rack", "alpha_tag")
+
+
+def relations() -> dict[str, str]:
+    """Return the tables and views of the alpha app: their kinds by name."""
+    return dict(
+        fetch(
+            "SELECT relname, relkind::text FROM pg_class "
+            "WHERE relkind IN ('r', 'v') AND relnamespace = 'public'::regnamespace "
+            "AND (relname LIKE 'alpha%%' OR relname LIKE 'library%%')"
+        )
+    )
+
+
+def schema(tables: tuple[str, ...] = TABLES) -> dict[str, Any]:
+    """Return the columns, indexes and constraints of ``tables``, foreign key
+    names aside."""
+    described: dict[str, Any] = {}
+    for table in tables:
+        described[table] = {
+            "columns": fetch(
+                "SELECT attname, format_type(atttypid, atttypmod), attnotnull, "
+                "pg_get_expr(adbin, adrelid) FROM pg_attribute "
+                "LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum",
+                [table],
+            ),
+            "indexes": fetch(
+                "SELECT relname, pg_get_indexdef(indexrelid) FROM pg_index "
+                "JOIN pg_class ON pg_class.oid = indexrelid "
+                "WHERE indrelid = %s::regclass ORDER BY relname",
+                [table],
+            ),
+            "constraints": fetch(
+                "SELECT CASE contype WHEN 'f' THEN '' ELSE conname END, "
+                "pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass ORDER BY 1, 2",
+                [table],
+            ),
+        }
+    return described
+
+
+def models_at(migration: str) -> tuple[Any, Any, Any]:
+    """Return the Book, Shelf (or Rack) and Tag models of the code
+    ``migration`` leaves deployed."""
+    apps = MigrationLoader(connection).project_state(("alpha", migration)).apps
+    shelf = "Shelf" if migration.startswith("0001") else "Rack"
+    return (
+        apps.get_model("alpha", "Book"),
+        apps.get_model("alpha", shelf),
+        apps.get_model("alpha", "Tag"),
+    )
+
+
+@postgresql_only
+def test_expand_and_contract_leave_the_schema_stock_operations_leave(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("tables_stock")
+    migrate("0002")
+    stock = schema()
+    migrate("zero")
+    use_scenario("tables")
+    migrate("0002")
+    expanded = relations()
+    migrate("0003")
+
+    assert schema() == stock
+    assert expanded == {
+        "library_books": "r",
+        "library_books_tags": "r",
+        "alpha_rack": "r",
+        "alpha_tag": "r",
+        "alpha_book": "v",
+        "alpha_book_tags": "v",
+        "alpha_shelf": "v",
+    }
+    assert "alpha_book" not in relations()
+
+
+@postgresql_only
+def test_old_and_new_code_see_each_others_writes_between_the_steps(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("tables")
+    migrate("0001")
+    OldBook, OldShelf, OldTag = models_at("0001_initial")
+    shelf = OldShelf.objects.create()
+    tag = OldTag.objects.create(name="old tag")
+    first = OldBook.objects.create(title="before", shelf=shelf)
+    first.tags.add(tag)
+
+    migrate("0002")
+    NewBook, Rack, NewTag = models_at("0002_tables_expand")
+
+    # Inserts through the view get the table's defaults and keys.
+    old = OldBook.objects.create(title="old", shelf=shelf)
+    old.tags.add(tag)
+    new = NewBook.objects.create(title="new", shelf_id=shelf.pk, pages=7)
+    new.tags.add(NewTag.objects.get(pk=tag.pk))
+    assert NewBook.objects.get(pk=old.pk).pages == 1
+    assert old.pk != new.pk
+    assert set(
+        OldBook.objects.filter(tags__name="old tag").values_list("title", flat=True)
+    ) == {"before", "old", "new"}
+    assert Rack.objects.get(pk=shelf.pk).book_set.count() == 3
+
+    # Updates and deletes, either way; rows locked through the view.
+    OldBook.objects.filter(pk=new.pk).update(title="renamed by old")
+    NewBook.objects.filter(pk=old.pk).update(pages=3)
+    assert NewBook.objects.get(pk=new.pk).title == "renamed by old"
+    assert OldBook.objects.select_for_update().filter(pk=old.pk).count() == 1
+    OldBook.objects.get(pk=old.pk).tags.clear()
+    NewBook.objects.filter(pk=first.pk).delete()
+    assert list(OldBook.objects.order_by("pk").values_list("title", "pages")) == [
+        ("old", 3),
+        ("renamed by old", 7),
+    ]
+
+    migrate("0003")
+    assert NewBook.objects.count() == 2
+
+
+@postgresql_only
+def test_reverting_both_steps_restores_the_tables(use_scenario: Scenario) -> None:
+    use_scenario("tables")
+    migrate("0001")
+    before = schema(("alpha_book", "alpha_book_tags", "alpha_shelf", "alpha_tag"))
+    migrate("0003")
+    migrate("0002")
+    assert relations()["alpha_book"] == "v"
+    migrate("0001")
+    assert "library_books" not in relations()
+    assert schema(("alpha_book", "alpha_book_tags", "alpha_shelf", "alpha_tag")) == (
+        before
+    )
+
+
+class Traffic(threading.Thread):
+    """A release inserting, tagging, updating and reading books on a
+    connection of its own."""
+
+    def __init__(self, name: str, models: tuple[Any, Any, Any]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.book, _, self.tag = models
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+        self.written: dict[int, str] = {}
+
+    def run(self) -> None:
+        try:
+            tag = self.tag.objects.get(name="shared")
+            number = 0
+            while not self.stopping.is_set():
+                number += 1
+                try:
+                    book = self.book.objects.create(title=f"{self.name} {number}")
+                    book.tags.add(tag)
+                    self.written[book.pk] = book.title
+                    if number % 2 == 0:
+                        pk = list(self.written)[number // 2 - 1]
+                        title = f"{self.written[pk]} updated"
+                        self.book.objects.filter(pk=pk).update(title=title)
+                        self.written[pk] = title
+                    self.book.objects.filter(tags=tag).count()
+                except Exception as error:
+                    self.errors.append(f"{self.name}: {error!r}")
+                time.sleep(0.002)
+        finally:
+            connections.close_all()
+
+
+@postgresql_only
+def test_a_rolling_deploy_of_a_table_rename_never_fails_a_query(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("tables")
+    migrate("0001")
+    old_models = models_at("0001_initial")
+    new_models = models_at("0003_tables_contract")
+    old_models[2].objects.create(name="shared")
+    old, new = Traffic("old", old_models), Traffic("new", new_models)
+
+    old.start()
+    try:
+        time.sleep(0.3)
+        migrate("0003", pre_deploy=True)
+        new.start()
+        time.sleep(0.5)
+    finally:
+        old.stopping.set()
+        old.join()
+    try:
+        migrate("0003")
+        time.sleep(0.3)
+    finally:
+        new.stopping.set()
+        new.join()
+
+    assert old.errors == new.errors == []
+    assert len(old.written) > 50
+    assert len(new.written) > 50
+    Book = new_models[0]
+    assert dict(Book.objects.values_list("pk", "title")) == {
+        **old.written,
+        **new.written,
+    }
+    assert Book.objects.filter(tags__name="shared").count() == len(Book.objects.all())
+
+
+@postgresql_only
+def test_sqlmigrate_shows_the_statements_of_each_step(use_scenario: Scenario) -> None:
+    use_scenario("tables")
+    expand, contract, backwards = StringIO(), StringIO(), StringIO()
+    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
+    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
+    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
+    assert (
+        'ALTER TABLE "alpha_book" RENAME TO "library_books";\n'
+        'CREATE VIEW "alpha_book" AS SELECT * FROM "library_books";\n'
+        'ALTER TABLE "alpha_book_tags" RENAME TO "library_books_tags";\n'
+        'CREATE VIEW "alpha_book_tags" AS SELECT * FROM "library_books_tags";\n'
+    ) in expand.getvalue()
+    assert 'CREATE VIEW "alpha_shelf" AS SELECT * FROM "alpha_rack";' in (
+        expand.getvalue()
+    )
+    assert 'DROP VIEW IF EXISTS "alpha_book";' in contract.getvalue()
+    assert 'DROP VIEW IF EXISTS "alpha_book_tags";' in contract.getvalue()
+    assert 'DROP VIEW IF EXISTS "alpha_shelf";' in contract.getvalue()
+    assert (
+        'CREATE OR REPLACE VIEW "alpha_shelf" AS SELECT * FROM "alpha_rack";'
+    ) in backwards.getvalue()
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")
+def test_elsewhere_the_expand_step_renames_the_tables(use_scenario: Scenario) -> None:
+    use_scenario("tables")
+    migrate("0002")
+    tables = set(connection.introspection.table_names(include_views=True))
+    assert {"library_books", "library_books_tags", "alpha_rack"} <= tables
+    assert not {"alpha_book", "alpha_shelf"} & tables
+    migrate("0003")
+    migrate("0001")
+    assert "alpha_book" in connection.introspection.table_names()
+
+
+def test_each_step_describes_and_deconstructs_itself() -> None:
+    expand = ExpandAlterModelTable("book", "library_books")
+    contract = ContractAlterModelTable("book", "alpha_book")
+    assert expand.describe() == (
+        "Rename table for book to library_books, keeping a view under the old "
+        "name until the contract step (pre-deploy)"
+    )
+    assert contract.describe() == (
+        "Drop the view under the old name alpha_book of the table of book (post-deploy)"
+    )
+    assert expand.migration_name_fragment == "alter_book_table_expand"
+    assert contract.migration_name_fragment == "alter_book_table_contract"
+    assert contract.deconstruct() == (
+        "ContractAlterModelTable",
+        [],
+        {"name": "book", "old_table": "alpha_book"},
+    )
+    assert contract.references_model("Book", "alpha")
+    assert not contract.references_model("tag", "alpha")
