@@ -670,9 +670,15 @@ class StageAwareAutodetectorMixin:
                     ) from None
                 segments = _consecutive_runs(app_operations)
             else:
+                pre_deploy, post_deploy = stages
+                # The views of renamed tables go first: until then, the
+                # columns they show can't be dropped nor change type.
+                post_deploy.sort(
+                    key=lambda each: not isinstance(each, ContractAlterModelTable)
+                )
                 segments = [
                     segment
-                    for stage_operations in stages
+                    for stage_operations in (pre_deploy, post_deploy)
                     for segment in _transaction_segments(stage_operations, app_label)
                 ]
             self.generated_operations[app_label] = list(

@@ -638,6 +638,46 @@ def test_rename_model_renames_its_table_with_a_view_until_the_contract(
     assert case.makemigrations("--check").status == 0
 
 
+def test_a_renamed_table_drops_its_view_before_the_columns_it_shows(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("table_and_fields")
+    outcome = case.makemigrations()
+    assert outcome.status == 0
+    pre, post = case.written()
+    assert operation_types(case, pre) == [
+        "django.AddField",
+        "syzygy.ExpandAlterModelTable",
+    ]
+    assert operation_types(case, post) == [
+        "syzygy.ContractAlterModelTable",
+        "django.RemoveField",
+    ]
+    case.migrate()
+    assert set(table_columns("people")) == {"id", "name", "city"}
+    case.migrate("0001")
+    assert set(table_columns("table_and_fields_author")) == {"id", "name", "bio"}
+
+
+def test_a_rename_without_downtime_lets_other_changes_take_their_stage(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("rename_and_add")
+    case.answers = ["y", "1"]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 0
+    assert "can't be split" not in outcome.stdout
+    written = case.written()
+    assert [operation_types(case, name) for name in written] == [
+        ["django.AddField"],
+        ["syzygy.ExpandRenameField"],
+        ["syzygy.ContractRenameField"],
+    ]
+    case.migrate()
+    assert set(table_columns("rename_and_add_author")) == {"id", "biography", "age"}
+    case.migrate("0001")
+
+
 def test_rename_model_of_many_to_many_relations_quits_with_the_safe_recipe(
     makemigrations_case: OpenCase,
 ) -> None:

@@ -72,6 +72,9 @@ class ExpandAlterField(OutsideTransaction, _StateUnchanged):
             and name.lower() == self.name.lower()
         )
 
+    def references(self) -> list[tuple[str, str | None]]:
+        return [(self.model_name, self.name)]
+
     def forwards(
         self,
         app_label: str,

@@ -121,6 +121,9 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
             self.new_name.lower(),
         }
 
+    def references(self) -> list[tuple[str, str | None]]:
+        return [(self.model_name, self.old_name), (self.model_name, self.new_name)]
+
     def forwards(
         self,
         app_label: str,

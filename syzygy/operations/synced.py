@@ -35,6 +35,20 @@ class _StateUnchanged(Operation):
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
+    def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
+        # Operations on other models or fields may move across it.
+        return super().reduce(operation, app_label) or not any(
+            operation.references_field(model_name, name, app_label)
+            if name
+            else operation.references_model(model_name, app_label)
+            for model_name, name in self.references()
+        )
+
+    def references(self) -> list[tuple[str, str | None]]:
+        """Return the model and field names (``None``: the whole model) the
+        operation touches."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
     def database_forwards(
         self,
         app_label: str,

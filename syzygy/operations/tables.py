@@ -84,6 +84,11 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         # the view would be lost.
         return super(operations.AlterModelTable, self).reduce(operation, app_label)
 
+    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
+        # The name of the table changes, not its fields: adding or removing
+        # one may move across it.
+        return False
+
 
 class ContractAlterModelTable(_StateUnchanged):
     """Drop the views ``ExpandAlterModelTable`` left under the old names of
@@ -111,6 +116,9 @@ class ContractAlterModelTable(_StateUnchanged):
 
     def references_model(self, name: str, app_label: str) -> bool:
         return name.lower() == self.name_lower
+
+    def references(self) -> list[tuple[str, str | None]]:
+        return [(self.name, None)]
 
     def database_forwards(
         self,
