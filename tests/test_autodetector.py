@@ -100,9 +100,30 @@ def test_rename_foreign_key_renames_its_column() -> None:
     )
 
 
-def test_non_interactive_rename_model_refuses_with_the_recipe() -> None:
+def test_rename_model_renames_its_table_in_an_expand_and_a_contract() -> None:
     before = state(author(("bio", models.TextField())))
     after = state(ModelState("alpha", "Writer", [ID, ("bio", models.TextField())]))
+    expand, contract = changes(before, after, renaming_questioner())["alpha"]
+    assert [operation.deconstruct() for operation in expand.operations] == [
+        (
+            "RenameModelInState",
+            [],
+            {"old_name": "Author", "new_name": "Writer", "db_table": "alpha_author"},
+        ),
+        ("ExpandAlterModelTable", [], {"name": "Writer", "table": None}),
+    ]
+    assert [operation.deconstruct() for operation in contract.operations] == [
+        ("ContractAlterModelTable", [], {"name": "Writer", "old_table": "alpha_author"})
+    ]
+
+
+def test_non_interactive_rename_model_of_many_to_many_refuses_with_the_recipe() -> None:
+    before = state(author(("friends", models.ManyToManyField("alpha.Author"))))
+    after = state(
+        ModelState(
+            "alpha", "Writer", [ID, ("friends", models.ManyToManyField("alpha.Writer"))]
+        )
+    )
     with pytest.raises(MakemigrationsAborted, match="Set db_table = 'alpha_author'"):
         changes(before, after, renaming_questioner())
 
