@@ -576,7 +576,10 @@ def _rename_model(
         f"renames the table {old_table} to {new_table}: while the release rolls "
         "out, the code that expects the other name fails.",
         f"Keep the table: set db_table = '{old_table}' in the Meta of the renamed "
-        "model. Or, if the code of one side doesn't use the model, use "
+        "model. Or rename it without downtime, as makemigrations writes it: "
+        "syzygy.operations.RenameModelInState and ExpandAlterModelTable (a view "
+        "under the old name) pre-deploy, then ContractAlterModelTable "
+        "post-deploy. Or, if the code of one side doesn't use the model, use "
         "syzygy.operations.RenameModel(..., stage=syzygy.Stage.PRE_DEPLOY or "
         "POST_DEPLOY), which says so.",
     )

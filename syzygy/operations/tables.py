@@ -70,9 +70,10 @@ class ExpandAlterModelTable(operations.AlterModelTable):
             schema_editor.execute(f"ALTER TABLE {quote(new)} RENAME TO {quote(old)}")
 
     def describe(self) -> str:
+        table = self.table if self.table is not None else "its default name"
         return (
-            f"{super().describe()}, keeping a view under the old name until the "
-            "contract step (pre-deploy)"
+            f"Rename table for {self.name} to {table}, keeping a view under the old "
+            "name until the contract step (pre-deploy)"
         )
 
     @property
