@@ -429,6 +429,8 @@ def _findings(operation: Operation, context: _Context) -> Iterator[_Finding]:
         yield from _rename_field(operation, context)
     elif type(operation) is operations.RenameModel:
         yield from _rename_model(operation, context)
+    elif type(operation) is operations.AlterModelTable:
+        yield from _alter_model_table(operation, context)
     elif isinstance(operation, (operations.RemoveField, operations.DeleteModel)):
         yield from _destructive(operation, context)
 
@@ -582,6 +584,39 @@ def _rename_model(
         "post-deploy. Or, if the code of one side doesn't use the model, use "
         "syzygy.operations.RenameModel(..., stage=syzygy.Stage.PRE_DEPLOY or "
         "POST_DEPLOY), which says so.",
+    )
+
+
+def _alter_model_table(
+    operation: operations.AlterModelTable, context: _Context
+) -> Iterator[_Finding]:
+    model = context.existing_model(operation.name_lower)
+    if model is None or _renamed_before(operation, context.migration):
+        return
+    old_table = table_name(model)
+    new_table = operation.table or default_table_name(model.app_label, model.name)
+    if new_table == old_table:
+        return
+    yield _Finding(
+        RENAME,
+        f"renames the table {old_table} to {new_table}: while the release rolls "
+        "out, the code that expects the other name fails.",
+        "Rename it without downtime, as makemigrations writes it: "
+        "syzygy.operations.ExpandAlterModelTable (a view under the old name) "
+        "pre-deploy, then ContractAlterModelTable post-deploy.",
+    )
+
+
+def _renamed_before(
+    operation: operations.AlterModelTable, migration: Migration
+) -> bool:
+    """Return whether a ``RenameModel`` to the model comes before the
+    operation in its migration: the rename reports the table."""
+    earlier = migration.operations[: migration.operations.index(operation)]
+    return any(
+        isinstance(each, operations.RenameModel)
+        and each.new_name_lower == operation.name_lower
+        for each in earlier
     )
 
 
