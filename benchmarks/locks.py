@@ -5,10 +5,10 @@ A throwaway project (``locks_project.py``, written to
 ``benchmarks/generated/locks``) has an ``Item`` table of ``--rows`` rows
 (a million by default). For each change of its model (add a NOT NULL field
 with a default, a uuid4 field, an index, a unique constraint, a foreign key,
-a check constraint, NULL -> NOT NULL, a column renamed), ``makemigrations``
-writes the migrations of
-each variant: stock Django, and syzygy (which may split them into
-pre-deploy and post-deploy ones). Each variant then applies them on a fresh
+a check constraint, NULL -> NOT NULL, integer -> bigint, a table or a column
+renamed), ``makemigrations`` writes the migrations of each variant: stock
+Django, and syzygy (which may split them into pre-deploy and post-deploy
+ones). Each variant then applies them on a fresh
 copy of the same database, with real processes: ``manage.py migrate`` for
 stock Django, ``migrate --pre-deploy`` then ``migrate`` for syzygy.
 
@@ -264,7 +264,12 @@ def measure(
     copy_template()
     parameters = connection_parameters(DATABASE)
     with Load(
-        parameters, args.rows, args.pause, change.new_insert, change.new_select
+        parameters,
+        args.rows,
+        args.pause,
+        change.new_insert,
+        change.new_select,
+        change.new_update,
     ) as load:
         time.sleep(LEAD_IN)
         with held_transaction(hold):

@@ -63,15 +63,21 @@ class Samples:
 
 
 def statements(
-    role: str, rows: int, rng: random.Random, new_insert: str | None
+    role: str,
+    rows: int,
+    rng: random.Random,
+    new_insert: str | None,
+    new_update: str | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Yield the statements of ``role`` for ever: a writer inserts a row and
     updates a random one, the reader selects a random row. The new code's
     writer inserts with ``new_insert``, if the change gives one: the
     statement of the old code with the new column (one more parameter, a
-    random number), or with a column renamed."""
+    random number), or with a column renamed; and it updates with
+    ``new_update``, if the change gives one (a table renamed)."""
     prefix = f"{role}-{os.getpid()}-"
     insert = new_insert if role == "new-writer" and new_insert else INSERT
+    update = new_update if role == "new-writer" and new_update else UPDATE
     for number in range(1, 2**62):
         if role in ("writer", "new-writer"):
             values = (
@@ -83,7 +89,7 @@ def statements(
             if insert.count("%s") > len(values):
                 values += (rng.randrange(10**9),)
             yield insert, values
-            yield UPDATE, (rng.randrange(1000), rng.randint(1, rows))
+            yield update, (rng.randrange(1000), rng.randint(1, rows))
         else:
             yield SELECT, (rng.randint(1, rows),)
 
@@ -95,6 +101,7 @@ def run(
     pause: float,
     new_insert: str | None,
     new_select: str | None,
+    new_update: str | None,
     ready: Event,
     new_code: Event,
     old_code_gone: Event,
@@ -117,7 +124,7 @@ def run(
     if role == "new-writer":
         while not (new_code.wait(0.05) or stop.is_set()):
             pass
-    for sql, parameters in statements(role, rows, rng, new_insert):
+    for sql, parameters in statements(role, rows, rng, new_insert, new_update):
         if stop.is_set() or (role == "writer" and old_code_gone.is_set()):
             break
         if sql is SELECT and new_select and old_code_gone.is_set():
@@ -157,6 +164,7 @@ class Load:
         pause: float,
         new_insert: str | None = None,
         new_select: str | None = None,
+        new_update: str | None = None,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
@@ -177,6 +185,7 @@ class Load:
                     pause,
                     new_insert,
                     new_select,
+                    new_update,
                     ready,
                     self._new_code,
                     self._old_code_gone,

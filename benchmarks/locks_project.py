@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
-from locks_load import CATEGORIES, TABLE
+from locks_load import CATEGORIES, INSERT, SELECT, TABLE, UPDATE
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "generated" / "locks"
@@ -129,8 +129,12 @@ class Change:
     constraints: tuple[str, ...] = ()
     # The INSERT of the new code, which sets the new column, if it differs.
     new_insert: str | None = None
-    # The reader's SELECT in the new code, if it differs.
+    # The reader's SELECT and the writer's UPDATE in the new code, if they
+    # differ.
     new_select: str | None = None
+    new_update: str | None = None
+    # The table of the model, if not Django's default.
+    db_table: str | None = None
     # Fields renamed: old name, new name.
     renames: tuple[tuple[str, str], ...] = ()
     # What each variant answers makemigrations, by variant name; without
@@ -144,8 +148,12 @@ class Change:
             f"    {renamed.get(name, name)} = {definition}"
             for name, definition in {**BASE_FIELDS, **self.fields}.items()
         ]
+        if self.constraints or self.db_table:
+            lines += ["", "    class Meta:"]
+        if self.db_table:
+            lines.append(f"        db_table = {self.db_table!r}")
         if self.constraints:
-            lines += ["", "    class Meta:", "        constraints = ["]
+            lines.append("        constraints = [")
             lines += [f"            {constraint}," for constraint in self.constraints]
             lines.append("        ]")
         return MODELS.format(fields="\n".join(lines))
@@ -157,6 +165,7 @@ NEW_INSERT = (
     "INSERT INTO bench_item (name, code, value, category_id, {column}) "
     "VALUES (%s, %s, %s, %s, {value})"
 )
+RENAMED_TABLE = "bench_items"
 INSERT_RENAMED = (
     f"INSERT INTO {TABLE} (title, code, value, category_id) VALUES (%s, %s, %s, %s)"
 )
@@ -225,6 +234,14 @@ CHANGES = (
         "int-to-bigint",
         "integer -> bigint",
         {"value": "models.BigIntegerField(null=True)"},
+    ),
+    Change(
+        "rename-table",
+        "rename table",
+        db_table=RENAMED_TABLE,
+        new_insert=INSERT.replace(f" {TABLE} ", f" {RENAMED_TABLE} "),
+        new_update=UPDATE.replace(f" {TABLE} ", f" {RENAMED_TABLE} "),
+        new_select=SELECT.replace(f" {TABLE} ", f" {RENAMED_TABLE} "),
     ),
     Change(
         "rename-column",
