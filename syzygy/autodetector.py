@@ -417,32 +417,51 @@ class StageAwareAutodetectorMixin:
         ].get_field(operation.new_name)
         old_column = column_name(old_field, operation.old_name)
         new_column = column_name(new_field, operation.new_name)
-        if old_column == new_column:
+        if old_column == new_column or (
+            # A many-to-many table of its own keeps its name.
+            old_field.many_to_many
+            and (old_field.remote_field.through or old_field.db_table)
+        ):
             return operation  # Only the Python name changes.
         model = f"{app_label}.{operation.model_name}"
         obstacle = self._expand_contract_obstacle(
             app_label, operation.model_name_lower, operation.old_name, old_field
         )
+        if old_field.many_to_many:
+            table = table_name(
+                self.from_state.models[app_label, operation.model_name_lower]
+            )
+            kind = "table"
+            renamed = f"its table {table}_{operation.old_name}"
+            keep = f"db_table='{table}_{operation.old_name}'"
+            way = (
+                "renames its table, with a view under the old name until a "
+                "post-deploy migration drops it (on PostgreSQL; elsewhere the "
+                "table is renamed pre-deploy)"
+            )
+        else:
+            kind = "column"
+            renamed = "its column"
+            keep = f"db_column='{old_column}'"
+            way = (
+                f"adds the column {new_column}, kept in sync with {old_column} "
+                f"until a post-deploy migration drops it (on PostgreSQL; elsewhere "
+                f"the column is renamed pre-deploy)"
+            )
         description = (
-            f"Renaming the field {model}.{operation.old_name} renames its column: "
+            f"Renaming the field {model}.{operation.old_name} renames {renamed}: "
             "the code deployed before or after the rename fails while the other "
             "runs."
         )
         zero_downtime = None
         if obstacle is None:
-            zero_downtime = (
-                f"Rename without downtime: a pre-deploy migration adds the column "
-                f"{new_column}, kept in sync with {old_column} until a post-deploy "
-                f"migration drops it (on PostgreSQL; elsewhere the column is "
-                f"renamed pre-deploy)"
-            )
+            zero_downtime = f"Rename without downtime: a pre-deploy migration {way}"
         else:
             description += f" It can't be renamed without downtime: {obstacle}."
         stage = self.stage_questions.ask_rename_stage(
             description,
             (
-                f"Quit, and keep the column instead: add "
-                f"db_column='{old_column}' to "
+                f"Quit, and keep the {kind} instead: add {keep} to "
                 f"{model}.{operation.new_name}",
                 f"Rename pre-deploy: the deployed code doesn't use "
                 f"{model}.{operation.old_name}",
@@ -457,8 +476,8 @@ class StageAwareAutodetectorMixin:
         if stage is None:
             raise MakemigrationsAborted(
                 f"Renaming {model}.{operation.old_name} to {operation.new_name} "
-                f"renames a column in use. To rename it safely, either keep the "
-                f"column with db_column='{old_column}' "
+                f"renames a {kind} in use. To rename it safely, either keep the "
+                f"{kind} with {keep} "
                 f"on {model}.{operation.new_name}, or: add {operation.new_name} as a "
                 f"new field, deploy code that writes both fields, copy the values "
                 f"over, deploy code that only uses {operation.new_name}, then remove "
@@ -477,8 +496,6 @@ class StageAwareAutodetectorMixin:
         and a contract step, or ``None`` if it can."""
         if field.primary_key:
             return "it is the primary key"
-        if field.many_to_many:
-            return "it is a many-to-many relation, whose table would be renamed"
         options = self.from_state.models[app_label, model_name].options
         for option in ("unique_together", "index_together"):
             if any(name in names for names in options.get(option) or ()):

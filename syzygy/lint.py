@@ -536,7 +536,12 @@ def _rename_field(
             return
         what = f"the table {table}_{old_name} to {table}_{new_name}"
         hint = (
-            f"Keep the table: add db_table='{table}_{old_name}' to the renamed field."
+            f"Keep the table: add db_table='{table}_{old_name}' to the renamed "
+            "field. Or rename it without downtime: syzygy.operations."
+            "ExpandRenameField (a view under the old name) in a pre-deploy "
+            "migration, then syzygy.operations.ContractRenameField in a "
+            "post-deploy one, each with atomic = False (makemigrations writes "
+            "them)."
         )
     else:
         if field.db_column:

@@ -499,11 +499,6 @@ class WarningQuestioner(NonInteractiveMigrationQuestioner):
             ],
             "it is the primary key",
         ),
-        (
-            [author(("friends", models.ManyToManyField("alpha.Author")))],
-            [author(("pals", models.ManyToManyField("alpha.Author")))],
-            "it is a many-to-many relation, whose table would be renamed",
-        ),
     ],
 )
 def test_a_rename_without_downtime_is_not_offered_where_it_cant_work(
@@ -604,3 +599,47 @@ def test_a_type_change_of_a_column_in_a_constraint_is_refused() -> None:
             ),
             WarningQuestioner(),
         )
+
+
+def test_a_many_to_many_field_renamed_renames_its_table_with_a_view() -> None:
+    questioner = WarningQuestioner()
+    with pytest.raises(MakemigrationsAborted) as aborted:
+        changes(
+            state(author(("friends", models.ManyToManyField("alpha.Author")))),
+            state(author(("pals", models.ManyToManyField("alpha.Author")))),
+            questioner,
+        )
+    assert (
+        "Renaming the field alpha.author.friends renames its table "
+        "alpha_author_friends:"
+    ) in "".join(questioner.warnings)
+    assert "without downtime" not in "".join(questioner.warnings)
+    assert "keep the table with db_table='alpha_author_friends'" in str(aborted.value)
+
+
+def test_a_many_to_many_field_of_its_own_table_is_renamed_without_question() -> None:
+    for options in ({"db_table": "friendships"}, {"through": "alpha.Friendship"}):
+        friendship = ModelState(
+            "alpha",
+            "Friendship",
+            [
+                ID,
+                ("one", models.ForeignKey("alpha.Author", models.CASCADE, "+")),
+                ("other", models.ForeignKey("alpha.Author", models.CASCADE, "+")),
+            ],
+        )
+        field = {"through_fields": ("one", "other")} if "through" in options else {}
+        before = state(
+            friendship,
+            author(
+                ("friends", models.ManyToManyField("alpha.Author", **options, **field))
+            ),
+        )
+        after = state(
+            friendship,
+            author(
+                ("pals", models.ManyToManyField("alpha.Author", **options, **field))
+            ),
+        )
+        (migration,) = changes(before, after, WarningQuestioner())["alpha"]
+        assert [type(each).__name__ for each in migration.operations] == ["RenameField"]

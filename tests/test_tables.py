@@ -287,3 +287,51 @@ def test_each_step_describes_and_deconstructs_itself() -> None:
     )
     assert contract.references_model("Book", "alpha")
     assert not contract.references_model("tag", "alpha")
+
+
+def m2m_models_at(migration: str) -> tuple[Any, Any]:
+    apps = MigrationLoader(connection).project_state(("alpha", migration)).apps
+    return apps.get_model("alpha", "Book"), apps.get_model("alpha", "Tag")
+
+
+@postgresql_only
+def test_a_many_to_many_field_renamed_keeps_a_view_of_its_table(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("m2m_rename_stock")
+    migrate("0002")
+    stock = schema(("alpha_book_labels",))
+    migrate("zero")
+    use_scenario("m2m_rename")
+    migrate("0001")
+    OldBook, Tag = m2m_models_at("0001_initial")
+    tag = Tag.objects.create(name="old")
+    OldBook.objects.create(title="before").tags.add(tag)
+
+    migrate("0002")
+    assert relations()["alpha_book_tags"] == "v"
+    NewBook, _ = m2m_models_at("0002_rename_expand")
+    OldBook.objects.create(title="old").tags.add(tag)
+    NewBook.objects.create(title="new").labels.add(tag.pk)
+    assert NewBook.objects.filter(labels=tag.pk).count() == 3
+    assert OldBook.objects.filter(tags=tag).count() == 3
+
+    migrate("0003")
+    assert "alpha_book_tags" not in relations()
+    assert schema(("alpha_book_labels",)) == stock
+    migrate("0002")
+    assert relations()["alpha_book_tags"] == "v"
+    migrate("0001")
+    assert relations()["alpha_book_tags"] == "r"
+    assert OldBook.objects.filter(tags=tag).count() == 3
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")
+def test_elsewhere_a_many_to_many_rename_renames_its_table(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("m2m_rename")
+    migrate("0003")
+    assert "alpha_book_labels" in connection.introspection.table_names()
+    migrate("0001")
+    assert "alpha_book_tags" in connection.introspection.table_names()

@@ -27,7 +27,8 @@ from .. import fields
 from ..constants import Stage
 from .concurrent import OutsideTransaction
 from .staged import AnyField
-from .synced import _field, _StateUnchanged, _SyncedColumns
+from .synced import _execute_together, _field, _StateUnchanged, _SyncedColumns
+from .tables import creating_view, dropping_view, renaming_back, renaming_with_view
 
 
 class ExpandRenameField(OutsideTransaction, operations.RenameField):
@@ -50,6 +51,14 @@ class ExpandRenameField(OutsideTransaction, operations.RenameField):
         from_model = from_state.apps.get_model(app_label, self.model_name)
         source = _field(from_model, self.old_name)
         target = _field(model, self.new_name)
+        if target.many_to_many:
+            # Its table is renamed, with a view under the old name.
+            tables = _through_tables(source, target)
+            if tables:
+                _execute_together(
+                    schema_editor, renaming_with_view(schema_editor, *tables)
+                )
+            return
         columns = _SyncedColumns(schema_editor, model, str(source.column), target)
         columns.expand(
             f"Copying {model._meta.label}.{self.old_name} to {self.new_name}"
@@ -66,6 +75,11 @@ class ExpandRenameField(OutsideTransaction, operations.RenameField):
         from_model = from_state.apps.get_model(app_label, self.model_name)
         dropped = _field(from_model, self.new_name)
         kept = _field(model, self.old_name)
+        if kept.many_to_many:
+            tables = _through_tables(kept, dropped)
+            if tables:
+                _execute_together(schema_editor, renaming_back(schema_editor, *tables))
+            return
         _SyncedColumns(schema_editor, model, str(dropped.column), kept).finish()
 
     def describe(self) -> str:
@@ -133,6 +147,11 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
         to_state: ProjectState,
     ) -> None:
         kept = _field(model, self.new_name)
+        if kept.many_to_many:
+            tables = _through_tables(self._old_field(app_label, to_state), kept)
+            if tables:
+                schema_editor.execute(dropping_view(schema_editor, tables[0]))
+            return
         old_column = fields.column_name(kept, self.old_name)
         _SyncedColumns(schema_editor, model, old_column, kept).finish()
 
@@ -146,6 +165,11 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
     ) -> None:
         kept = _field(model, self.new_name)
         restored = self._old_field(app_label, to_state)
+        if kept.many_to_many:
+            tables = _through_tables(restored, kept)
+            if tables:
+                schema_editor.execute(creating_view(schema_editor, *tables))
+            return
         columns = _SyncedColumns(
             schema_editor, restored.model, str(kept.column), restored
         )
@@ -173,3 +197,14 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
             f"rename_{self.old_name.lower()}_{self.model_name_lower}_"
             f"{self.new_name.lower()}_contract"
         )
+
+
+def _through_tables(old: AnyField, new: AnyField) -> tuple[str, str] | None:
+    """Return the old and new names of the table of a many-to-many field
+    renamed, if it is auto-created and its name changes."""
+    old_through = old.remote_field.through  # type: ignore[union-attr]
+    new_through = new.remote_field.through  # type: ignore[union-attr]
+    if not new_through._meta.auto_created:
+        return None
+    tables = (old_through._meta.db_table, new_through._meta.db_table)
+    return None if tables[0] == tables[1] else tables

@@ -12,6 +12,7 @@ gives the target the names the source's had.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django.db import DataError, models
@@ -288,15 +289,7 @@ class _SyncedColumns:
             return list(cursor.fetchall())
 
     def _execute(self, *statements: str) -> None:
-        """Run ``statements`` in one transaction: ``migrate`` bounds its lock
-        waits and runs it again if they time out."""
-        editor = self.schema_editor
-        if editor.collect_sql:
-            bounds = set_local_statements(conf.lock_policy())
-            editor.collected_sql += ["BEGIN;", *(f"{each};" for each in bounds)]
-        editor.execute(";\n".join(statements), params=None)
-        if editor.collect_sql:
-            editor.collected_sql.append("COMMIT;")
+        _execute_together(self.schema_editor, statements)
 
     def _add_column_sql(self) -> str:
         connection = self.schema_editor.connection
@@ -336,6 +329,19 @@ class _SyncedColumns:
             f"CREATE TRIGGER {self.trigger} BEFORE INSERT OR UPDATE "
             f"ON {self.quoted_table} FOR EACH ROW EXECUTE FUNCTION {self.function}()"
         )
+
+
+def _execute_together(
+    schema_editor: BaseDatabaseSchemaEditor, statements: Sequence[str]
+) -> None:
+    """Run ``statements`` in one transaction: in a non-atomic migration,
+    ``migrate`` bounds its lock waits and runs it again if they time out."""
+    if schema_editor.collect_sql:
+        bounds = set_local_statements(conf.lock_policy())
+        schema_editor.collected_sql += ["BEGIN;", *(f"{each};" for each in bounds)]
+    schema_editor.execute(";\n".join(statements), params=None)
+    if schema_editor.collect_sql:
+        schema_editor.collected_sql.append("COMMIT;")
 
 
 def _field(model: type[models.Model], name: str) -> AnyField:

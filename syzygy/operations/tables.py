@@ -46,11 +46,8 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for old, new in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            quote = schema_editor.quote_name
-            schema_editor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
-            schema_editor.execute(
-                f"CREATE VIEW {quote(old)} AS SELECT * FROM {quote(new)}"
-            )
+            for statement in renaming_with_view(schema_editor, old, new):
+                schema_editor.execute(statement)
 
     def database_backwards(
         self,
@@ -65,9 +62,8 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for new, old in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            quote = schema_editor.quote_name
-            schema_editor.execute(f"DROP VIEW IF EXISTS {quote(old)}")
-            schema_editor.execute(f"ALTER TABLE {quote(new)} RENAME TO {quote(old)}")
+            for statement in renaming_back(schema_editor, old, new):
+                schema_editor.execute(statement)
 
     def describe(self) -> str:
         table = self.table if self.table is not None else "its default name"
@@ -131,9 +127,7 @@ class ContractAlterModelTable(_StateUnchanged):
         if schema_editor.connection.vendor != "postgresql":
             return
         for old, _ in self._tables(app_label, schema_editor, to_state):
-            schema_editor.execute(
-                f"DROP VIEW IF EXISTS {schema_editor.quote_name(old)}"
-            )
+            schema_editor.execute(dropping_view(schema_editor, old))
 
     def database_backwards(
         self,
@@ -144,11 +138,8 @@ class ContractAlterModelTable(_StateUnchanged):
     ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        quote = schema_editor.quote_name
         for old, new in self._tables(app_label, schema_editor, to_state):
-            schema_editor.execute(
-                f"CREATE OR REPLACE VIEW {quote(old)} AS SELECT * FROM {quote(new)}"
-            )
+            schema_editor.execute(creating_view(schema_editor, old, new))
 
     def _tables(
         self,
@@ -174,6 +165,38 @@ class ContractAlterModelTable(_StateUnchanged):
     @property
     def migration_name_fragment(self) -> str:
         return f"alter_{self.name_lower}_table_contract"
+
+
+def renaming_with_view(
+    schema_editor: BaseDatabaseSchemaEditor, old: str, new: str
+) -> list[str]:
+    """Return the statements that rename the table ``old`` to ``new`` and
+    put a view of it under the old name."""
+    quote = schema_editor.quote_name
+    return [
+        f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}",
+        f"CREATE VIEW {quote(old)} AS SELECT * FROM {quote(new)}",
+    ]
+
+
+def renaming_back(
+    schema_editor: BaseDatabaseSchemaEditor, old: str, new: str
+) -> list[str]:
+    """Return the statements that undo ``renaming_with_view``."""
+    quote = schema_editor.quote_name
+    return [
+        dropping_view(schema_editor, old),
+        f"ALTER TABLE {quote(new)} RENAME TO {quote(old)}",
+    ]
+
+
+def dropping_view(schema_editor: BaseDatabaseSchemaEditor, old: str) -> str:
+    return f"DROP VIEW IF EXISTS {schema_editor.quote_name(old)}"
+
+
+def creating_view(schema_editor: BaseDatabaseSchemaEditor, old: str, new: str) -> str:
+    quote = schema_editor.quote_name
+    return f"CREATE OR REPLACE VIEW {quote(old)} AS SELECT * FROM {quote(new)}"
 
 
 def _renamed_tables(
