@@ -23,6 +23,7 @@ from syzygy.operations import (
     RenameModelInState,
 )
 from syzygy.plan import pre_deploy_plan
+from syzygy.questioner import NonInteractiveStageQuestions
 
 ID = ("id", models.AutoField(primary_key=True))
 
@@ -643,3 +644,28 @@ def test_a_many_to_many_field_of_its_own_table_is_renamed_without_question() -> 
         )
         (migration,) = changes(before, after, WarningQuestioner())["alpha"]
         assert [type(each).__name__ for each in migration.operations] == ["RenameField"]
+
+
+def test_a_rename_of_many_to_many_tables_at_a_chosen_stage_keeps_its_table_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        NonInteractiveStageQuestions,
+        "ask_rename_stage",
+        lambda self, *args, **kwargs: Stage.PRE_DEPLOY,
+    )
+    before = state(author(("friends", models.ManyToManyField("alpha.Author"))))
+    after = state(
+        ModelState(
+            "alpha",
+            "Writer",
+            [ID, ("friends", models.ManyToManyField("alpha.Writer"))],
+            {"db_table": "writers"},
+        )
+    )
+    (migration,) = changes(before, after, renaming_questioner())["alpha"]
+    assert [type(each).__name__ for each in migration.operations] == [
+        "RenameModel",
+        "AlterModelTable",
+    ]
+    assert migration.operations[0].stage is Stage.PRE_DEPLOY

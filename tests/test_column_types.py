@@ -333,3 +333,26 @@ def test_an_expand_killed_mid_copy_resumes_on_the_next_run(
     assert Book.objects.get(pk=rows).rating == -1
     # Quicker to revert.
     Book.objects.all().delete()
+
+
+def test_the_expand_step_lets_operations_on_other_fields_move_across() -> None:
+    from django.db.migrations import operations
+
+    expand = ExpandAlterField("book", "rating", models.BigIntegerField())
+    other = operations.AddField("book", "pages", models.IntegerField(null=True))
+    same = operations.RemoveField("book", "rating")
+    assert expand.reduce(other, "alpha") is True
+    assert expand.reduce(same, "alpha") is False
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_long_column_gets_a_shadow_of_a_name_postgresql_accepts() -> None:
+    from syzygy.operations.column_types import _shadow_column
+
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        assert _shadow_column(editor, "book", "rating") == "rating_syzygy"
+        column = "a" * (connection.ops.max_name_length() - 3)
+        shadow = _shadow_column(editor, "book", column)
+    assert len(shadow) <= connection.ops.max_name_length()
+    assert shadow.endswith("_syzygy")

@@ -11,6 +11,7 @@ from django.db.migrations.questioner import (
 )
 
 from syzygy.questioner import (
+    EXPAND_CONTRACT,
     NULLABLE,
     InteractiveStageQuestioner,
     NonInteractiveStageQuestioner,
@@ -97,3 +98,29 @@ def test_non_interactive_questioner_respects_verbosity_zero() -> None:
     questioner = NonInteractiveMigrationQuestioner(verbosity=0, log=logged.append)
     stage_questioner(questioner).warn("careful")
     assert logged == []
+
+
+@pytest.mark.parametrize(
+    ("zero_downtime", "answer", "expected"),
+    [
+        (None, "1", False),
+        (None, "2", True),
+        ("Without a rewrite", "1", EXPAND_CONTRACT),
+        ("Without a rewrite", "2", False),
+        ("Without a rewrite", "3", True),
+    ],
+)
+def test_interactive_table_rewrite_choices(
+    monkeypatch: pytest.MonkeyPatch,
+    zero_downtime: str | None,
+    answer: str,
+    expected: object,
+) -> None:
+    output = StringIO()
+    questioner = InteractiveStageQuestioner(prompt_output=OutputWrapper(output))
+    monkeypatch.setattr("builtins.input", lambda *prompt: answer)
+    assert questioner.ask_table_rewrite("Rewrites.", zero_downtime) == expected
+    if zero_downtime:
+        assert " 1) Without a rewrite\n 2) Quit\n 3) Write it anyway" in (
+            output.getvalue()
+        )

@@ -576,3 +576,45 @@ def test_the_expand_step_is_never_merged_into_another_rename() -> None:
     other = operations.AddField("book", "pages", models.IntegerField(null=True))
     optimized = MigrationOptimizer().optimize([expand, rename, other], "alpha")
     assert optimized[:2] == [expand, rename]
+
+
+def test_the_contract_step_lets_operations_on_other_fields_move_across() -> None:
+    from django.db.migrations import operations
+
+    contract = ContractRenameField("book", "title", "headline")
+    other = operations.AddField("book", "pages", models.IntegerField(null=True))
+    same = operations.RemoveField("book", "headline")
+    assert contract.reduce(other, "alpha") is True
+    assert contract.reduce(same, "alpha") is False
+
+
+@postgresql_only
+def test_a_many_to_many_field_of_its_own_table_renames_nothing(
+    use_scenario: Scenario,
+) -> None:
+    from django.db.migrations.state import ModelState, ProjectState
+
+    state = ProjectState()
+    state.add_model(
+        ModelState("alpha", "Tag", [("id", models.AutoField(primary_key=True))])
+    )
+    state.add_model(
+        ModelState(
+            "alpha",
+            "Book",
+            [
+                ("id", models.AutoField(primary_key=True)),
+                ("tags", models.ManyToManyField("alpha.Tag", db_table="book_tags")),
+            ],
+        )
+    )
+    renamed = state.clone()
+    expand = ExpandRenameField("book", "tags", "labels")
+    contract = ContractRenameField("book", "tags", "labels")
+    expand.state_forwards("alpha", renamed)
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        expand.database_forwards("alpha", editor, state, renamed)
+        contract.database_forwards("alpha", editor, renamed, renamed)
+        contract.database_backwards("alpha", editor, renamed, renamed)
+        expand.database_backwards("alpha", editor, renamed, state)
+    assert editor.collected_sql == []

@@ -335,3 +335,64 @@ def test_elsewhere_a_many_to_many_rename_renames_its_table(
     assert "alpha_book_labels" in connection.introspection.table_names()
     migrate("0001")
     assert "alpha_book_tags" in connection.introspection.table_names()
+
+
+def test_the_steps_let_operations_on_other_models_move_across() -> None:
+    from django.db import models
+    from django.db.migrations import operations
+
+    expand = ExpandAlterModelTable("book", "library_books")
+    contract = ContractAlterModelTable("book", "alpha_book")
+    other = operations.AddField("tag", "color", models.IntegerField(null=True))
+    field = operations.AddField("book", "color", models.IntegerField(null=True))
+    table = operations.AlterModelTable("book", "books")
+    assert expand.reduce(other, "alpha") is True
+    assert expand.reduce(table, "alpha") is False
+    assert contract.reduce(other, "alpha") is True
+    assert contract.reduce(field, "alpha") is False
+
+
+@postgresql_only
+def test_tables_of_their_own_or_off_the_database_are_left_alone(
+    use_scenario: Scenario,
+) -> None:
+    from django.db import models
+    from django.db.migrations.state import ModelState, ProjectState
+
+    before = ProjectState()
+    before.add_model(
+        ModelState("alpha", "Tag", [("id", models.AutoField(primary_key=True))])
+    )
+    before.add_model(
+        ModelState(
+            "alpha",
+            "Book",
+            [
+                ("id", models.AutoField(primary_key=True)),
+                ("tags", models.ManyToManyField("alpha.Tag", db_table="book_tags")),
+            ],
+        )
+    )
+    before.add_model(
+        ModelState(
+            "alpha",
+            "Report",
+            [("id", models.AutoField(primary_key=True))],
+            {"managed": False},
+        )
+    )
+    operations_ = [
+        ExpandAlterModelTable("book", "library_books"),
+        ExpandAlterModelTable("report", "reports"),
+    ]
+    with connection.schema_editor(collect_sql=True) as editor:
+        for operation in operations_:
+            after = before.clone()
+            operation.state_forwards("alpha", after)
+            operation.database_forwards("alpha", editor, before, after)
+            before = after
+    # The many-to-many table keeps its own name; the unmanaged table stays.
+    assert editor.collected_sql == [
+        'ALTER TABLE "alpha_book" RENAME TO "library_books";',
+        'CREATE VIEW "alpha_book" AS SELECT * FROM "library_books";',
+    ]

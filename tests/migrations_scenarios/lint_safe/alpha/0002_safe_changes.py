@@ -13,6 +13,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # A table given the name it has.
+        migrations.AlterModelTable(name="author", table="alpha_author"),
         # Changes of metadata only.
         migrations.AlterField(
             model_name="author", name="name", field=models.CharField(max_length=100)
