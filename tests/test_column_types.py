@@ -4,8 +4,6 @@ and the schema ``AlterField`` leaves."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -14,15 +12,17 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections, models
+from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ModelState, ProjectState
 
 from syzygy.exceptions import UnconvertibleValues
 from syzygy.operations import ContractAlterField, ExpandAlterField
 from tests.test_renames import (
+    Release,
     catalogue,
     copied_rows,
+    deploy,
     fetch,
     kill_mid_copy,
     migrate,
@@ -161,35 +161,23 @@ def test_the_expand_step_alone_reverts(books: None) -> None:
     assert catalogue() == before
 
 
-class Writer(threading.Thread):
-    """A release writing books and updating ratings on a connection of its own."""
+class Writer(Release):
+    """Insert books and update ratings."""
 
     def __init__(self, name: str, model: Any) -> None:
-        super().__init__(name=name, daemon=True)
+        super().__init__(name)
         self.model = model
-        self.stopping = threading.Event()
-        self.errors: list[str] = []
         self.written: dict[int, int] = {}
 
-    def run(self) -> None:
-        try:
-            number = 0
-            while not self.stopping.is_set():
-                number += 1
-                try:
-                    book = self.model.objects.create(
-                        title=f"{self.name} {number}", rating=number, copies=2
-                    )
-                    self.written[book.pk] = number
-                    if number % 2 == 0:
-                        pk = list(self.written)[number // 2 - 1]
-                        self.model.objects.filter(pk=pk).update(rating=-number)
-                        self.written[pk] = -number
-                except Exception as error:
-                    self.errors.append(f"{self.name}: {error!r}")
-                time.sleep(0.002)
-        finally:
-            connections.close_all()
+    def step(self, number: int) -> None:
+        book = self.model.objects.create(
+            title=f"{self.name} {number}", rating=number, copies=2
+        )
+        self.written[book.pk] = number
+        if number % 2 == 0:
+            pk = list(self.written)[number // 2 - 1]
+            self.model.objects.filter(pk=pk).update(rating=-number)
+            self.written[pk] = -number
 
 
 @postgresql_only
@@ -207,21 +195,7 @@ def test_a_rolling_deploy_of_a_type_change_never_fails_a_query(
     NewBook = book_at("0003_alter_contract")
     old, new = Writer("old", OldBook), Writer("new", NewBook)
 
-    old.start()
-    try:
-        time.sleep(0.3)
-        migrate("0003", pre_deploy=True)
-        new.start()
-        time.sleep(0.5)
-    finally:
-        old.stopping.set()
-        old.join()
-    try:
-        migrate("0003")
-        time.sleep(0.3)
-    finally:
-        new.stopping.set()
-        new.join()
+    deploy(old, new, "0003")
 
     assert old.errors == new.errors == []
     assert len(old.written) > 50

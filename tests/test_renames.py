@@ -218,22 +218,14 @@ def test_the_expand_step_alone_reverts(books: None) -> None:
     assert catalogue() == before
 
 
-class Traffic(threading.Thread):
-    """What a deployed release does: on a connection of its own, insert
-    books, update each once, and read the other release's books."""
+class Release(threading.Thread):
+    """What a deployed release does, a step at a time, on a connection of its
+    own, until it is stopped; ``errors`` are the steps that failed."""
 
-    def __init__(self, name: str, model: Model, fields: dict[str, str]) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(name=name, daemon=True)
-        self.model = model
-        self.fields = fields
         self.stopping = threading.Event()
         self.errors: list[str] = []
-        self.written: dict[int, tuple[str, int]] = {}
-        self.other: Traffic | None = None
-        self.reads = 0
-
-    def values(self, title: str, pages: int) -> dict[str, Any]:
-        return {self.fields["title"]: title, self.fields["pages"]: pages}
 
     def run(self) -> None:
         try:
@@ -247,6 +239,46 @@ class Traffic(threading.Thread):
                 time.sleep(0.002)
         finally:
             connections.close_all()
+
+    def step(self, number: int) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+def deploy(old: Release, new: Release, target: str) -> None:
+    """Migrate to ``target`` as a rolling deploy does, the old release
+    running, then both, then the new one."""
+    old.start()
+    try:
+        time.sleep(0.3)
+        migrate(target, pre_deploy=True)
+        new.start()  # The rollout: both releases run.
+        time.sleep(0.5)
+    finally:
+        old.stop()
+    try:
+        migrate(target)
+        time.sleep(0.3)
+    finally:
+        new.stop()
+
+
+class Traffic(Release):
+    """Insert books, update each once, and read the other release's books."""
+
+    def __init__(self, name: str, model: Model, fields: dict[str, str]) -> None:
+        super().__init__(name)
+        self.model = model
+        self.fields = fields
+        self.written: dict[int, tuple[str, int]] = {}
+        self.other: Traffic | None = None
+        self.reads = 0
+
+    def values(self, title: str, pages: int) -> dict[str, Any]:
+        return {self.fields["title"]: title, self.fields["pages"]: pages}
 
     def step(self, number: int) -> None:
         title = f"{self.name} {number}"
@@ -268,11 +300,6 @@ class Traffic(threading.Thread):
             self.reads += 1
 
 
-def stop(traffic: Traffic) -> None:
-    traffic.stopping.set()
-    traffic.join()
-
-
 @postgresql_only
 def test_a_rolling_deploy_of_a_rename_never_fails_a_query(
     use_scenario: Scenario,
@@ -290,19 +317,7 @@ def test_a_rolling_deploy_of_a_rename_never_fails_a_query(
     new = Traffic("new", NewBook, {"title": "headline", "pages": "page_count"})
     old.other, new.other = new, old
 
-    old.start()
-    try:
-        time.sleep(0.3)
-        migrate("0003", pre_deploy=True)
-        new.start()  # The rollout: both releases run.
-        time.sleep(0.5)
-    finally:
-        stop(old)
-    try:
-        migrate("0003")
-        time.sleep(0.3)
-    finally:
-        stop(new)
+    deploy(old, new, "0003")
 
     assert old.errors == new.errors == []
     assert len(old.written) > 50

@@ -5,19 +5,17 @@ leaves it."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 from syzygy.operations import ContractAlterModelTable, ExpandAlterModelTable
-from tests.test_renames import fetch, migrate, postgresql_only
+from tests.test_renames import Release, deploy, fetch, migrate, postgresql_only
 
 Scenario = Callable[[str], None]
 TABLES = ("library_books", "library_books_tags", "alpha_rack", "alpha_tag")
@@ -160,38 +158,25 @@ def test_reverting_both_steps_restores_the_tables(use_scenario: Scenario) -> Non
     )
 
 
-class Traffic(threading.Thread):
-    """A release inserting, tagging, updating and reading books on a
-    connection of its own."""
+class Traffic(Release):
+    """Insert, tag, update and read books."""
 
     def __init__(self, name: str, models: tuple[Any, Any, Any]) -> None:
-        super().__init__(name=name, daemon=True)
+        super().__init__(name)
         self.book, _, self.tag = models
-        self.stopping = threading.Event()
-        self.errors: list[str] = []
         self.written: dict[int, str] = {}
 
-    def run(self) -> None:
-        try:
-            tag = self.tag.objects.get(name="shared")
-            number = 0
-            while not self.stopping.is_set():
-                number += 1
-                try:
-                    book = self.book.objects.create(title=f"{self.name} {number}")
-                    book.tags.add(tag)
-                    self.written[book.pk] = book.title
-                    if number % 2 == 0:
-                        pk = list(self.written)[number // 2 - 1]
-                        title = f"{self.written[pk]} updated"
-                        self.book.objects.filter(pk=pk).update(title=title)
-                        self.written[pk] = title
-                    self.book.objects.filter(tags=tag).count()
-                except Exception as error:
-                    self.errors.append(f"{self.name}: {error!r}")
-                time.sleep(0.002)
-        finally:
-            connections.close_all()
+    def step(self, number: int) -> None:
+        tag = self.tag.objects.get(name="shared")
+        book = self.book.objects.create(title=f"{self.name} {number}")
+        book.tags.add(tag)
+        self.written[book.pk] = book.title
+        if number % 2 == 0:
+            pk = list(self.written)[number // 2 - 1]
+            title = f"{self.written[pk]} updated"
+            self.book.objects.filter(pk=pk).update(title=title)
+            self.written[pk] = title
+        self.book.objects.filter(tags=tag).count()
 
 
 @postgresql_only
@@ -205,21 +190,7 @@ def test_a_rolling_deploy_of_a_table_rename_never_fails_a_query(
     old_models[2].objects.create(name="shared")
     old, new = Traffic("old", old_models), Traffic("new", new_models)
 
-    old.start()
-    try:
-        time.sleep(0.3)
-        migrate("0003", pre_deploy=True)
-        new.start()
-        time.sleep(0.5)
-    finally:
-        old.stopping.set()
-        old.join()
-    try:
-        migrate("0003")
-        time.sleep(0.3)
-    finally:
-        new.stopping.set()
-        new.join()
+    deploy(old, new, "0003")
 
     assert old.errors == new.errors == []
     assert len(old.written) > 50
