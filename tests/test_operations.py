@@ -341,3 +341,30 @@ def test_rename_model_in_state_deconstructs_and_is_never_merged_into_a_rename() 
     assert not isinstance(
         operation.reduce(migrations.RenameModel("Writer", "Poet"), "alpha"), list
     )
+
+
+def test_migration_files_import_every_operation_from_its_public_path() -> None:
+    import syzygy.operations
+
+    operations_ = [
+        syzygy.operations.ExpandRenameField("book", "title", "headline"),
+        syzygy.operations.ContractRenameField("book", "title", "headline"),
+        syzygy.operations.ExpandAlterField("book", "rating", models.BigIntegerField()),
+        syzygy.operations.ContractAlterField(
+            "book", "rating", models.BigIntegerField()
+        ),
+        syzygy.operations.ExpandAlterModelTable("book", "books"),
+        syzygy.operations.ContractAlterModelTable("book", "alpha_book"),
+        syzygy.operations.BackfillField("book", "ref", models.UUIDField()),
+    ]
+    migration = type(
+        "Migration",
+        (migrations.Migration,),
+        {"operations": operations_, "dependencies": []},
+    )("0002_steps", "alpha")
+    source = MigrationWriter(migration).as_string()
+    assert "import syzygy.operations\n" in source
+    for operation in operations_:
+        assert f"syzygy.operations.{type(operation).__name__}(" in source
+    for name in syzygy.operations.__all__:
+        assert getattr(syzygy.operations, name).__module__ == "syzygy.operations"
