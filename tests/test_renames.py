@@ -604,23 +604,33 @@ def test_the_contract_step_lets_operations_on_other_fields_move_across() -> None
 
 
 @postgresql_only
+@pytest.mark.parametrize(
+    "options", [{"db_table": "book_tags"}, {"through": "alpha.Tagging"}]
+)
 def test_a_many_to_many_field_of_its_own_table_renames_nothing(
-    use_scenario: Scenario,
+    use_scenario: Scenario, options: dict[str, str]
 ) -> None:
     from django.db.migrations.state import ModelState, ProjectState
 
+    key = ("id", models.AutoField(primary_key=True))
     state = ProjectState()
+    state.add_model(ModelState("alpha", "Tag", [key]))
     state.add_model(
-        ModelState("alpha", "Tag", [("id", models.AutoField(primary_key=True))])
+        ModelState(
+            "alpha",
+            "Tagging",
+            [
+                key,
+                ("book", models.ForeignKey("alpha.Book", models.CASCADE)),
+                ("tag", models.ForeignKey("alpha.Tag", models.CASCADE)),
+            ],
+        )
     )
     state.add_model(
         ModelState(
             "alpha",
             "Book",
-            [
-                ("id", models.AutoField(primary_key=True)),
-                ("tags", models.ManyToManyField("alpha.Tag", db_table="book_tags")),
-            ],
+            [key, ("tags", models.ManyToManyField("alpha.Tag", **options))],
         )
     )
     renamed = state.clone()
