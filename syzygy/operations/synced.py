@@ -62,6 +62,9 @@ class _StateUnchanged(Operation):
     database_backwards = database_forwards
 
 
+# Stands for the value converted in a conversion.
+COLUMN = "{column}"
+
 # Ends the names of the indexes and constraints an expand step builds.
 _PROVISIONAL_SUFFIX = "_syzygy"
 
@@ -72,7 +75,10 @@ class _SyncedColumns:
     ``source_column`` is the column the rows have; the column of ``target``
     is the one added beside it, or kept when the other is dropped. Given
     ``source_type``, the type of the source column when it differs from the
-    target's, values are cast from one to the other.
+    target's, values are cast from one to the other, or converted with the
+    SQL expressions ``conversion`` (source to target) and
+    ``reverse_conversion`` (target to source), in which ``{column}`` stands
+    for the value converted.
     """
 
     def __init__(
@@ -82,6 +88,8 @@ class _SyncedColumns:
         source_column: str,
         target: Any,
         source_type: str | None = None,
+        conversion: str | None = None,
+        reverse_conversion: str | None = None,
     ) -> None:
         self.schema_editor = schema_editor
         self.model = model
@@ -92,10 +100,11 @@ class _SyncedColumns:
         self.source_column = source_column
         self.source = quote(source_column)
         self.column = quote(str(target.column))
-        self.to_target = self.to_source = ""
+        self.to_target = self.to_source = COLUMN
         if source_type is not None:
-            self.to_target = f"::{target.db_type(schema_editor.connection)}"
-            self.to_source = f"::{source_type}"
+            target_type = target.db_type(schema_editor.connection)
+            self.to_target = conversion or f"{COLUMN}::{target_type}"
+            self.to_source = reverse_conversion or f"{COLUMN}::{source_type}"
         # One name for both directions: each step drops what another made.
         first, second = sorted([source_column, str(target.column)])
         name = compat.index_name(
@@ -113,7 +122,10 @@ class _SyncedColumns:
         """
         self._execute(self._add_column_sql(), self._sync_sql())
         backfill = _Backfill(
-            self.schema_editor, self.model, self.target, self.source + self.to_target
+            self.schema_editor,
+            self.model,
+            self.target,
+            _converted(self.to_target, self.source),
         )
         if self.schema_editor.collect_sql:
             self.schema_editor.collected_sql.append(
@@ -306,7 +318,8 @@ class _SyncedColumns:
 
     def _sync_sql(self) -> str:
         source, target = f"NEW.{self.source}", f"NEW.{self.column}"
-        to_target, to_source = self.to_target, self.to_source
+        to_target = _converted(self.to_target, source)
+        to_source = _converted(self.to_source, target)
         # A row inserted with a value in the target column comes from code
         # that uses it; a row updated has its value in the column that
         # changed. The backfill changes the target alone, to the source's
@@ -315,14 +328,14 @@ class _SyncedColumns:
             f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$\nBEGIN\n"
             f"  IF TG_OP = 'INSERT' THEN\n"
-            f"    IF {target} IS NULL THEN {target} := {source}{to_target};\n"
-            f"    ELSE {source} := {target}{to_source};\n"
+            f"    IF {target} IS NULL THEN {target} := {to_target};\n"
+            f"    ELSE {source} := {to_source};\n"
             f"    END IF;\n"
             f"  ELSIF {source} IS DISTINCT FROM OLD.{self.source} THEN\n"
-            f"    {target} := {source}{to_target};\n"
+            f"    {target} := {to_target};\n"
             f"  ELSIF {target} IS DISTINCT FROM OLD.{self.column}\n"
-            f"      AND {target} IS DISTINCT FROM {source}{to_target} THEN\n"
-            f"    {source} := {target}{to_source};\n"
+            f"      AND {target} IS DISTINCT FROM {to_target} THEN\n"
+            f"    {source} := {to_source};\n"
             f"  END IF;\n"
             f"  RETURN NEW;\nEND\n$$;\n"
             f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table};\n"
@@ -342,6 +355,11 @@ def _execute_together(
     schema_editor.execute(";\n".join(statements), params=None)
     if schema_editor.collect_sql:
         schema_editor.collected_sql.append("COMMIT;")
+
+
+def _converted(conversion: str, value: str) -> str:
+    """Return the SQL expression of ``conversion`` applied to ``value``."""
+    return conversion.replace(COLUMN, value)
 
 
 def _field(model: type[models.Model], name: str) -> AnyField:
