@@ -63,6 +63,7 @@ from .operations import (
 )
 from .plan import operation_stage, partition_operations
 from .questioner import (
+    CONVERT,
     EXPAND_CONTRACT,
     NULLABLE,
     StageQuestionerMixin,
@@ -308,29 +309,51 @@ class StageAwareAutodetectorMixin:
         new_column = column_field(self.to_state, operation.field)
         rewrite = rewrites_table(old_column, new_column)
         if rewrite:
-            zero_downtime = None
-            if self._can_change_type(app_label, operation, old_field):
+            zero_downtime = conversion = None
+            if self._can_shadow(app_label, operation, old_field):
                 column = column_name(old_field, operation.name)
-                zero_downtime = (
-                    f"Change the type without rewriting the table: a pre-deploy "
-                    f"migration adds a column of the new type, kept in sync with "
-                    f"{column} and filled in batches, a post-deploy one swaps it in "
-                    f"(on PostgreSQL; elsewhere the post-deploy migration alters "
-                    f"the field)"
+                way = (
+                    f"a pre-deploy migration adds a column of the new type, kept in "
+                    f"sync with {column} and filled in batches, a post-deploy one "
+                    f"swaps it in (on PostgreSQL; elsewhere the post-deploy "
+                    f"migration alters the field)"
                 )
+                if widens_type(old_field, operation.field):
+                    zero_downtime = (
+                        f"Change the type without rewriting the table: {way}"
+                    )
+                else:
+                    conversion = (
+                        f"Give the conversion, an SQL expression, and change the "
+                        f"type without rewriting the table: {way}"
+                    )
             answer = self._confirm_table_rewrite(
-                app_label, operation, old_column, new_column, zero_downtime
+                app_label, operation, old_column, new_column, zero_downtime, conversion
             )
-            if answer == EXPAND_CONTRACT:
+            if answer in (EXPAND_CONTRACT, CONVERT):
+                conversions: dict[str, str | None] = {}
+                if answer == CONVERT:
+                    field = f"{app_label}.{operation.model_name}.{operation.name}"
+                    forward, backward = self.stage_questions.ask_conversion(
+                        field, describe_column_type(new_column)
+                    )
+                    conversions = {
+                        "conversion": forward,
+                        "reverse_conversion": backward,
+                    }
                 return (
                     ExpandAlterField(
-                        operation.model_name, operation.name, operation.field
+                        operation.model_name,
+                        operation.name,
+                        operation.field,
+                        **conversions,
                     ),
                     ContractAlterField(
                         operation.model_name,
                         operation.name,
                         operation.field,
                         operation.preserve_default,
+                        **conversions,
                     ),
                 )
         # Old code may still write NULLs until it is gone.
@@ -353,20 +376,19 @@ class StageAwareAutodetectorMixin:
             reviewed(altered, REWRITE, reason=REWRITE_ANSWER)
         return altered
 
-    def _can_change_type(
+    def _can_shadow(
         self,
         app_label: str,
         operation: operations.AlterField,
         old_field: models.Field[Any, Any],
     ) -> bool:
         """Return whether a type change can be an expand and a contract step:
-        a wider integer type, on a column that no key, relation, index or
-        constraint of several columns involves, and that doesn't become
-        NOT NULL (the deployed code may still write NULL)."""
+        on a column that no key, relation, index or constraint of several
+        columns involves, and that doesn't become NOT NULL (the deployed code
+        may still write NULL)."""
         new_field = operation.field
         return (
-            widens_type(old_field, new_field)
-            and not (old_field.null and not new_field.null)
+            not (old_field.null and not new_field.null)
             and not (old_field.is_relation or new_field.is_relation)
             and self._expand_contract_obstacle(
                 app_label, operation.model_name_lower, operation.name, old_field
@@ -381,10 +403,11 @@ class StageAwareAutodetectorMixin:
         old_column: models.Field[Any, Any],
         new_column: models.Field[Any, Any],
         zero_downtime: str | None,
+        conversion: str | None,
     ) -> bool | str:
         """Return the answer to the question about a table rewrite: write it
-        anyway, or ``EXPAND_CONTRACT``; raise ``MakemigrationsAborted`` to
-        quit."""
+        anyway, ``EXPAND_CONTRACT`` or ``CONVERT``; raise
+        ``MakemigrationsAborted`` to quit."""
         field = f"{app_label}.{operation.model_name}.{operation.name}"
         old_type = describe_column_type(old_column)
         new_type = describe_column_type(new_column)
@@ -395,10 +418,17 @@ class StageAwareAutodetectorMixin:
             f"(syzygy.batches.run_in_batches), deploy code that reads the new "
             f"field, then remove the old one."
         )
+        if conversion:
+            recipe += (
+                " Or run makemigrations interactively and give the SQL expression "
+                "that converts the values: the type then changes without a table "
+                "rewrite, in an expand and a contract migration."
+            )
         answer = self.stage_questions.ask_table_rewrite(
             f"Changing {field} from {old_type} to {new_type} makes PostgreSQL "
             "rewrite the whole table while it is locked against reads and writes.",
             zero_downtime,
+            conversion,
         )
         if not answer:
             raise MakemigrationsAborted(recipe)

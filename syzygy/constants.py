@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ("Stage",)
+__all__ = ("COLUMN_PLACEHOLDER", "Stage")
 
 
 class Stage(Enum):
@@ -18,3 +18,8 @@ class Stage(Enum):
     def label(self) -> str:
         """Return the stage as it is printed in command output."""
         return self.name.lower().replace("_", "-")
+
+
+# Stands for the value to convert in the SQL expression of a conversion
+# (ExpandAlterField, ContractAlterField).
+COLUMN_PLACEHOLDER = "{column}"

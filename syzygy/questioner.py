@@ -15,10 +15,11 @@ from django.db.migrations.questioner import (
 )
 
 from . import compat, conf
-from .constants import Stage
+from .constants import COLUMN_PLACEHOLDER, Stage
 from .fields import table_name
 
 __all__ = (
+    "CONVERT",
     "EXPAND_CONTRACT",
     "InteractiveStageQuestioner",
     "InteractiveStageQuestions",
@@ -34,7 +35,12 @@ NULLABLE = None
 """The answer of ``ask_remove_default`` that makes the column NULLable."""
 
 EXPAND_CONTRACT = "expand/contract"
-"""The answer of ``ask_rename_stage`` that renames without downtime."""
+"""The answer of ``ask_rename_stage`` and ``ask_table_rewrite`` that changes
+a column without downtime."""
+
+CONVERT = "conversion"
+"""The answer of ``ask_table_rewrite`` that changes a column's type without
+downtime, with a conversion the user gives."""
 
 
 class StageQuestionerMixin(MigrationQuestioner):
@@ -83,15 +89,25 @@ class StageQuestionerMixin(MigrationQuestioner):
         return conf.makemigrations_on_ambiguous() == "continue"
 
     def ask_table_rewrite(
-        self, message: str, zero_downtime: str | None = None
+        self,
+        message: str,
+        zero_downtime: str | None = None,
+        conversion: str | None = None,
     ) -> bool | str:
         """Return whether to write a change that rewrites a table anyway.
 
         ``zero_downtime``, if given, describes a way without the rewrite,
         offered first: ``EXPAND_CONTRACT`` chooses it, as a non-interactive
-        run does.
+        run does. ``conversion``, if given, describes that way with a
+        conversion the user gives: ``CONVERT`` chooses it, then
+        ``ask_conversion`` asks for it.
         """
         return EXPAND_CONTRACT if zero_downtime else False
+
+    def ask_conversion(self, field: str, new_type: str) -> tuple[str, str | None]:
+        """Return the SQL expressions that convert the values of ``field`` to
+        ``new_type``, and back (``None``: cast them)."""
+        raise NotImplementedError  # pragma: no cover - only asked interactively
 
 
 class InteractiveStageQuestions(StageQuestionerMixin):
@@ -155,24 +171,63 @@ class InteractiveStageQuestions(StageQuestionerMixin):
         return choice == 1
 
     def ask_table_rewrite(
-        self, message: str, zero_downtime: str | None = None
+        self,
+        message: str,
+        zero_downtime: str | None = None,
+        conversion: str | None = None,
     ) -> bool | str:
         self.warn(message)
         if self.dry_run:
             return EXPAND_CONTRACT if zero_downtime else True
-        choices = [
-            "Quit, and change the type the expand/contract way",
-            "Write it anyway; the table is small enough to be locked while "
-            "it is rewritten",
+        ways = [
+            (answer, description)
+            for answer, description in (
+                (EXPAND_CONTRACT, zero_downtime),
+                (CONVERT, conversion),
+            )
+            if description
         ]
-        if zero_downtime:
-            choices = [zero_downtime, "Quit", choices[1]]
-        choice = compat.choice_input(self, "Please choose how to proceed:", choices)
-        if zero_downtime:
-            if choice == 1:
-                return EXPAND_CONTRACT
-            choice -= 1
-        return choice == 2
+        answers: list[bool | str] = [answer for answer, _ in ways] + [False, True]
+        quit = "Quit" if ways else "Quit, and change the type the expand/contract way"
+        choice = compat.choice_input(
+            self,
+            "Please choose how to proceed:",
+            [
+                *(description for _, description in ways),
+                quit,
+                "Write it anyway; the table is small enough to be locked while "
+                "it is rewritten",
+            ],
+        )
+        return answers[choice - 1]
+
+    def ask_conversion(self, field: str, new_type: str) -> tuple[str, str | None]:
+        self.prompt_output.write(
+            f"Give the SQL expression that converts a value of {field} to "
+            f"{new_type}, with {COLUMN_PLACEHOLDER} for the value, such as "
+            f"NULLIF({COLUMN_PLACEHOLDER}, '')::integer; PostgreSQL computes it "
+            "for every row and every write of the deployed code."
+        )
+        conversion = self._ask_expression("Conversion: ", required=True)
+        self.prompt_output.write(
+            "Give the expression that converts a value back, used when the "
+            "migrations are reverted; leave it empty to cast it."
+        )
+        reverse = self._ask_expression("Reverse conversion: ", required=False)
+        return conversion, reverse or None
+
+    def _ask_expression(self, prompt: str, required: bool) -> str:
+        """Ask for an expression until it has the placeholder, or, if it isn't
+        ``required``, is empty."""
+        while True:
+            self.prompt_output.write(prompt, ending="")
+            expression = input().strip()
+            if COLUMN_PLACEHOLDER in expression or not (expression or required):
+                return expression
+            self.prompt_output.write(
+                f"The expression must contain {COLUMN_PLACEHOLDER}, for the value "
+                "to convert."
+            )
 
 
 class NonInteractiveStageQuestions(StageQuestionerMixin):
@@ -222,7 +277,10 @@ class SilentStageQuestions(StageQuestionerMixin):
         return True
 
     def ask_table_rewrite(
-        self, message: str, zero_downtime: str | None = None
+        self,
+        message: str,
+        zero_downtime: str | None = None,
+        conversion: str | None = None,
     ) -> bool | str:
         return True
 

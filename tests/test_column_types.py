@@ -330,3 +330,54 @@ def test_a_long_column_gets_a_shadow_of_a_name_postgresql_accepts() -> None:
         shadow = _shadow_column(editor, "book", column)
     assert len(shadow) <= connection.ops.max_name_length()
     assert shadow.endswith("_syzygy")
+
+
+@postgresql_only
+def test_a_conversion_given_changes_text_to_integers(use_scenario: Scenario) -> None:
+    use_scenario("conversions")
+    migrate("0001")
+    OldBook = book_at("0001_initial")
+    OldBook.objects.bulk_create(OldBook(code=code) for code in ["12", " ", "7", None])
+
+    migrate("0002")
+    OldBook.objects.create(code="5")
+    OldBook.objects.filter(code="7").update(code="70")
+    migrate("0003")
+
+    assert column_types()["code"] == "integer"
+    NewBook = book_at("0003_alter_book_code_contract")
+    assert list(NewBook.objects.order_by("pk").values_list("code", flat=True)) == [
+        12,
+        None,
+        70,
+        None,
+        5,
+    ]
+    NewBook.objects.create(code=123)
+    migrate("0001")
+    assert column_types()["code"] == "character varying(10)"
+    assert list(OldBook.objects.order_by("pk").values_list("code", flat=True)) == [
+        "12",
+        None,
+        "70",
+        None,
+        "5",
+        "123",
+    ]
+
+
+def test_a_conversion_without_the_placeholder_is_refused() -> None:
+    with pytest.raises(ValueError, match="must be an SQL expression") as raised:
+        ExpandAlterField(
+            "book", "code", models.IntegerField(), conversion="code::integer"
+        )
+    assert str(raised.value) == (
+        "ExpandAlterField's conversion is 'code::integer'; it must be an SQL "
+        "expression with {column} for the value to convert, such as "
+        "\"NULLIF({column}, '')::integer\"."
+    )
+    contract = ContractAlterField(
+        "book", "code", models.IntegerField(), reverse_conversion="{column}::text"
+    )
+    assert contract.deconstruct()[2]["reverse_conversion"] == "{column}::text"
+    assert "conversion" not in contract.deconstruct()[2]

@@ -411,9 +411,45 @@ def test_type_change_that_narrows_the_column_is_refused_with_a_recipe(
         "IntegerField to SmallIntegerField without locking the table: add a new "
         "field of the new type (NULLable), deploy code that writes both, copy the "
         "values over in batches (syzygy.batches.run_in_batches), deploy code that "
-        "reads the new field, then remove the old one."
+        "reads the new field, then remove the old one. Or run makemigrations "
+        "interactively and give the SQL expression that converts the values: the "
+        "type then changes without a table rewrite, in an expand and a contract "
+        "migration."
     )
     assert case.written() == []
+
+
+def test_type_change_with_a_conversion_given_is_an_expand_and_a_contract(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change_narrowing")
+    case.answers = ["1", "LEAST({column}, 32767)::smallint", ""]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 0
+    assert (
+        " 1) Give the conversion, an SQL expression, and change the type without "
+        "rewriting the table"
+    ) in outcome.stdout
+    assert "Give the SQL expression that converts a value of " in outcome.stdout
+    assert "The expression must contain {column}" not in outcome.stdout
+    _, expand, contract = case.written()
+    assert "conversion='LEAST({column}, 32767)::smallint'," in case.source(expand)
+    assert "conversion='LEAST({column}, 32767)::smallint'," in case.source(contract)
+    assert "reverse_conversion" not in case.source(expand)
+    case.migrate()
+    case.migrate("0001")
+
+
+def test_a_conversion_without_the_placeholder_is_asked_again(
+    makemigrations_case: OpenCase,
+) -> None:
+    case = makemigrations_case("type_change_narrowing")
+    case.answers = ["1", "rating::smallint", "{column}::smallint", "{column}"]
+    outcome = case.makemigrations(interactive=True)
+    assert outcome.status == 0
+    assert outcome.stdout.count("The expression must contain {column}") == 1
+    _, expand, _ = case.written()
+    assert "reverse_conversion='{column}'," in case.source(expand)
 
 
 def test_type_change_that_widens_the_column_is_an_expand_and_a_contract(

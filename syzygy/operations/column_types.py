@@ -25,7 +25,7 @@ from django.db.migrations.operations.base import OperationCategory
 from django.db.migrations.state import ProjectState
 
 from .. import compat
-from ..constants import Stage
+from ..constants import COLUMN_PLACEHOLDER, Stage
 from .concurrent import OutsideTransaction
 from .staged import AnyField
 from .synced import _field, _StateUnchanged, _SyncedColumns
@@ -36,7 +36,45 @@ __all__ = ("ContractAlterField", "ExpandAlterField")
 _SHADOW_SUFFIX = "_syzygy"
 
 
-class ExpandAlterField(OutsideTransaction, _StateUnchanged):
+class _Converting:
+    """An operation whose values are cast to the new type, or converted with
+    SQL expressions: ``conversion`` from the old type to the new one,
+    ``reverse_conversion`` back, ``{column}`` standing for the value."""
+
+    conversion: str | None
+    reverse_conversion: str | None
+
+    def _set_conversions(
+        self, conversion: str | None, reverse_conversion: str | None
+    ) -> None:
+        for option, expression in (
+            ("conversion", conversion),
+            ("reverse_conversion", reverse_conversion),
+        ):
+            if expression is not None and (
+                not isinstance(expression, str) or COLUMN_PLACEHOLDER not in expression
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}'s {option} is {expression!r}; it must "
+                    f"be an SQL expression with {COLUMN_PLACEHOLDER} for the value "
+                    f"to convert, such as \"NULLIF({COLUMN_PLACEHOLDER}, '')::"
+                    f'integer".'
+                )
+        self.conversion = conversion
+        self.reverse_conversion = reverse_conversion
+
+    def _conversion_kwargs(self) -> dict[str, str]:
+        return {
+            option: expression
+            for option, expression in (
+                ("conversion", self.conversion),
+                ("reverse_conversion", self.reverse_conversion),
+            )
+            if expression is not None
+        }
+
+
+class ExpandAlterField(_Converting, OutsideTransaction, _StateUnchanged):
     """Prepare the change of a field's type: on PostgreSQL, a shadow column
     of the new type, kept in sync, for ``ContractAlterField`` to swap in.
 
@@ -47,16 +85,29 @@ class ExpandAlterField(OutsideTransaction, _StateUnchanged):
     # django-stubs types the members of OperationCategory as str.
     category = OperationCategory.ADDITION  # type: ignore[assignment]
 
-    def __init__(self, model_name: str, name: str, field: AnyField) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        field: AnyField,
+        conversion: str | None = None,
+        reverse_conversion: str | None = None,
+    ) -> None:
         self.model_name = model_name
         self.name = name
         self.field = field
+        self._set_conversions(conversion, reverse_conversion)
 
     def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
         return (
             self.__class__.__name__,
             [],
-            {"model_name": self.model_name, "name": self.name, "field": self.field},
+            {
+                "model_name": self.model_name,
+                "name": self.name,
+                "field": self.field,
+                **self._conversion_kwargs(),
+            },
         )
 
     @property
@@ -83,9 +134,9 @@ class ExpandAlterField(OutsideTransaction, _StateUnchanged):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        _shadowing(schema_editor, model, self.name, self.field).expand(
-            _copy_label(model, self.name)
-        )
+        _shadowing(
+            schema_editor, model, self.name, self.field, conversion=self.conversion
+        ).expand(_copy_label(model, self.name))
 
     def backwards(
         self,
@@ -108,7 +159,7 @@ class ExpandAlterField(OutsideTransaction, _StateUnchanged):
         return f"alter_{self.model_name_lower}_{self.name.lower()}_expand"
 
 
-class ContractAlterField(OutsideTransaction, operations.AlterField):
+class ContractAlterField(_Converting, OutsideTransaction, operations.AlterField):
     """Alter a field; on PostgreSQL, swap in the column of the new type that
     ``ExpandAlterField`` filled, instead of rewriting the table.
 
@@ -123,8 +174,15 @@ class ContractAlterField(OutsideTransaction, operations.AlterField):
         name: str,
         field: AnyField,
         preserve_default: bool = True,
+        conversion: str | None = None,
+        reverse_conversion: str | None = None,
     ) -> None:
         super().__init__(model_name, name, field, preserve_default)
+        self._set_conversions(conversion, reverse_conversion)
+
+    def deconstruct(self) -> tuple[str, Sequence[Any], dict[str, Any]]:
+        name, args, kwargs = super().deconstruct()
+        return name, args, {**kwargs, **self._conversion_kwargs()}
 
     def forwards(
         self,
@@ -159,7 +217,12 @@ class ContractAlterField(OutsideTransaction, operations.AlterField):
         field = _field(model, self.name)
         from_model = from_state.apps.get_model(app_label, self.model_name)
         columns = _shadowing(
-            schema_editor, model, self.name, field, _field(from_model, self.name)
+            schema_editor,
+            model,
+            self.name,
+            field,
+            _field(from_model, self.name),
+            self.reverse_conversion if backwards else self.conversion,
         )
         # sqlmigrate shows forwards what follows the expand step.
         collecting = schema_editor.collect_sql
@@ -184,10 +247,12 @@ def _shadowing(
     name: str,
     field: AnyField,
     current: AnyField | None = None,
+    conversion: str | None = None,
 ) -> _SyncedColumns:
     """Return the column of the field ``name`` of ``model``, synced with a
-    shadow column for ``field``; ``current`` is the field the column is of,
-    if not the model's."""
+    shadow column for ``field``, with its values converted by
+    ``conversion``, if given; ``current`` is the field the column is of, if
+    not the model's."""
     current = current or _field(model, name)
     column = str(current.column)
     target = field.clone()
@@ -200,6 +265,7 @@ def _shadowing(
         column,
         target,
         source_type=current.db_type(schema_editor.connection),
+        conversion=conversion,
     )
 
 

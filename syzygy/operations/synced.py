@@ -21,6 +21,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from .. import batches, compat, conf, postgresql
+from ..constants import COLUMN_PLACEHOLDER
 from ..exceptions import UnconvertibleValues
 from ..executor import deploy_output
 from ..locks import set_local_statements
@@ -62,9 +63,6 @@ class _StateUnchanged(Operation):
     database_backwards = database_forwards
 
 
-# Stands for the value converted in a conversion.
-COLUMN = "{column}"
-
 # Ends the names of the indexes and constraints an expand step builds.
 _PROVISIONAL_SUFFIX = "_syzygy"
 
@@ -100,11 +98,13 @@ class _SyncedColumns:
         self.source_column = source_column
         self.source = quote(source_column)
         self.column = quote(str(target.column))
-        self.to_target = self.to_source = COLUMN
+        self.to_target = self.to_source = COLUMN_PLACEHOLDER
         if source_type is not None:
             target_type = target.db_type(schema_editor.connection)
-            self.to_target = conversion or f"{COLUMN}::{target_type}"
-            self.to_source = reverse_conversion or f"{COLUMN}::{source_type}"
+            self.to_target = conversion or f"{COLUMN_PLACEHOLDER}::{target_type}"
+            self.to_source = (
+                reverse_conversion or f"{COLUMN_PLACEHOLDER}::{source_type}"
+            )
         # One name for both directions: each step drops what another made.
         first, second = sorted([source_column, str(target.column)])
         name = compat.index_name(
@@ -359,7 +359,7 @@ def _execute_together(
 
 def _converted(conversion: str, value: str) -> str:
     """Return the SQL expression of ``conversion`` applied to ``value``."""
-    return conversion.replace(COLUMN, value)
+    return conversion.replace(COLUMN_PLACEHOLDER, value)
 
 
 def _field(model: type[models.Model], name: str) -> AnyField:
