@@ -112,3 +112,8 @@ def index_name(
 ) -> str:
     """Return a name for an index or constraint on a column, as Django makes them."""
     return schema_editor._create_index_name(table, [column], suffix=suffix)  # type: ignore[attr-defined,no-any-return]
+
+
+def collate_sql(schema_editor: BaseDatabaseSchemaEditor, collation: str) -> str:
+    """Return the ``COLLATE`` clause of a column definition, as Django writes it."""
+    return schema_editor._collate_sql(collation)  # type: ignore[attr-defined,no-any-return]

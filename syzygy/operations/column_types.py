@@ -227,7 +227,7 @@ class ContractAlterField(_Converting, OutsideTransaction, operations.AlterField)
         # sqlmigrate shows forwards what follows the expand step.
         collecting = schema_editor.collect_sql
         if backwards if collecting else not columns.has_target():
-            columns.expand(_copy_label(model, self.name))
+            columns.expand(_copy_label(model, self.name, back=backwards))
         columns.finish(rename_to=str(field.column))
 
     def describe(self) -> str:
@@ -269,8 +269,10 @@ def _shadowing(
     )
 
 
-def _copy_label(model: type[models.Model], name: str) -> str:
-    return f"Copying {model._meta.label}.{name} to its new type"
+def _copy_label(model: type[models.Model], name: str, back: bool = False) -> str:
+    """Return the label of the progress of a copy to the new type, or back."""
+    direction = "back to its old type" if back else "to its new type"
+    return f"Copying {model._meta.label}.{name} {direction}"
 
 
 def _shadow_column(

@@ -308,7 +308,7 @@ class _SyncedColumns:
         definition = self.target.db_type(connection)
         collation = self.target.db_parameters(connection).get("collation")
         if collation:
-            definition += f" {self.schema_editor._collate_sql(collation)}"  # type: ignore[attr-defined]
+            definition += f" {compat.collate_sql(self.schema_editor, collation)}"
         # NULLable, without default nor constraints: the trigger fills it
         # for the writes of the deployed code, the backfill for the rows.
         return (
