@@ -364,6 +364,6 @@ def test_tables_of_their_own_or_off_the_database_are_left_alone(
             before = after
     # The many-to-many table keeps its own name; the unmanaged table stays.
     assert editor.collected_sql == [
-        'ALTER TABLE "alpha_book" RENAME TO "library_books";',
+        'ALTER TABLE "alpha_book" RENAME TO "library_books";\n'
         'CREATE VIEW "alpha_book" AS SELECT * FROM "library_books";',
     ]

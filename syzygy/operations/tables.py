@@ -46,8 +46,11 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for old, new in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            for statement in renaming_with_view(schema_editor, old, new):
-                schema_editor.execute(statement)
+            # One statement: even outside of a transaction, no query sees
+            # the old name missing.
+            schema_editor.execute(
+                ";\n".join(renaming_with_view(schema_editor, old, new))
+            )
 
     def database_backwards(
         self,
@@ -62,8 +65,7 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for new, old in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            for statement in renaming_back(schema_editor, old, new):
-                schema_editor.execute(statement)
+            schema_editor.execute(";\n".join(renaming_back(schema_editor, old, new)))
 
     def describe(self) -> str:
         table = self.table if self.table is not None else "its default name"
