@@ -24,6 +24,7 @@ __all__ = (
     "concurrently",
     "create_index_concurrently",
     "drop_index_concurrently",
+    "has_column",
     "set_not_null",
 )
 
@@ -53,6 +54,20 @@ def _index_validity(schema_editor: BaseDatabaseSchemaEditor, name: str) -> bool 
         schema_editor,
         "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
         [schema_editor.quote_name(name)],
+    )
+
+
+def has_column(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
+) -> bool:
+    """Return whether ``table`` has the column ``column``."""
+    return bool(
+        _fetch(
+            schema_editor,
+            "SELECT true FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attname = %s AND NOT attisdropped",
+            [schema_editor.quote_name(table), column],
+        )
     )
 
 

@@ -5,12 +5,10 @@ and the schema ``AlterField`` leaves."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
@@ -27,6 +25,7 @@ from tests.test_renames import (
     kill_mid_copy,
     migrate,
     postgresql_only,
+    sqlmigrate,
 )
 
 Scenario = Callable[[str], None]
@@ -211,25 +210,20 @@ def test_a_rolling_deploy_of_a_type_change_never_fails_a_query(
 
 @postgresql_only
 def test_sqlmigrate_shows_the_statements_of_each_step(books: None) -> None:
-    expand, contract, backwards = StringIO(), StringIO(), StringIO()
-    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
-    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
-    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
-
-    sql = expand.getvalue()
+    sql = sqlmigrate("0002")
     assert 'ADD COLUMN IF NOT EXISTS "rating_syzygy" bigint NULL;' in sql
     assert 'NEW."rating_syzygy" := NEW."rating"::bigint;' in sql
     assert 'NEW."rating" := NEW."rating_syzygy"::integer;' in sql
     assert 'SET "rating_syzygy" = "rating"::bigint WHERE "id" <= %s' in sql
     assert 'CREATE INDEX CONCURRENTLY "alpha_book_alpha_book_rating_syzygy_' in sql
 
-    sql = contract.getvalue()
+    sql = sqlmigrate("0003")
     assert 'ALTER TABLE "alpha_book" DROP COLUMN IF EXISTS "rating";' in sql
     assert 'ALTER TABLE "alpha_book" RENAME COLUMN "rating_syzygy" TO "rating";' in sql
     assert 'ALTER COLUMN "copies" SET DEFAULT 1;' in sql
     assert "Copying" not in sql
 
-    sql = backwards.getvalue()
+    sql = sqlmigrate("0003", backwards=True)
     assert 'ADD COLUMN IF NOT EXISTS "rating_syzygy" integer NULL;' in sql
     assert 'RENAME COLUMN "rating_syzygy" TO "rating";' in sql
 

@@ -99,6 +99,12 @@ def models_at(migration: str) -> tuple[Model, Model]:
     return apps.get_model("alpha", "Book"), apps.get_model("alpha", "Publisher")
 
 
+def sqlmigrate(migration: str, backwards: bool = False) -> str:
+    output = StringIO()
+    call_command("sqlmigrate", "alpha", migration, backwards=backwards, stdout=output)
+    return output.getvalue()
+
+
 def migrate(target: str, **options: Any) -> str:
     output = StringIO()
     call_command("migrate", "alpha", target, stdout=output, **options)
@@ -436,15 +442,12 @@ def test_the_expand_step_run_again_changes_nothing(books: None) -> None:
 
 @postgresql_only
 def test_sqlmigrate_shows_the_statements_of_each_step(books: None) -> None:
-    expand = StringIO()
-    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
+    expand = sqlmigrate("0002")
     migrate("0002")
-    contract = StringIO()
-    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
-    backwards = StringIO()
-    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
+    contract = sqlmigrate("0003")
+    backwards = sqlmigrate("0003", backwards=True)
 
-    sql = expand.getvalue()
+    sql = expand
     assert 'ALTER TABLE "alpha_book" ADD COLUMN IF NOT EXISTS "headline" ' in sql
     assert "varchar(100) NULL;" in sql
     assert 'CREATE OR REPLACE FUNCTION "alpha_book_headline_title_' in sql
@@ -454,13 +457,13 @@ def test_sqlmigrate_shows_the_statements_of_each_step(books: None) -> None:
     assert 'CREATE INDEX CONCURRENTLY "alpha_book_alpha_book_headline_' in sql
     assert 'ALTER COLUMN "page_count" SET NOT NULL' in sql
 
-    sql = contract.getvalue()
+    sql = contract
     assert 'DROP TRIGGER IF EXISTS "alpha_book_headline_title_' in sql
     assert 'ALTER TABLE "alpha_book" DROP COLUMN IF EXISTS "title"' in sql
     assert 'RENAME TO "alpha_book_title_' in sql
     assert 'ALTER TABLE "alpha_book" RENAME CONSTRAINT "alpha_book_alpha_book' in sql
     assert 'ALTER COLUMN "page_count" SET DEFAULT 1' in sql
-    assert '-- Copy "headline" to "title"' in backwards.getvalue()
+    assert '-- Copy "headline" to "title"' in backwards
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")
@@ -516,12 +519,10 @@ def test_each_step_describes_and_deconstructs_itself() -> None:
 def test_sqlmigrate_of_the_contract_before_the_expand_says_what_is_renamed(
     books: None,
 ) -> None:
-    output = StringIO()
-    call_command("sqlmigrate", "alpha", "0003", stdout=output)
     assert (
         '-- The indexes and constraints of "headline" the expand step built take '
         'the names of those of "title".'
-    ) in output.getvalue()
+    ) in sqlmigrate("0003")
 
 
 @postgresql_only

@@ -6,16 +6,21 @@ leaves it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 from syzygy.operations import ContractAlterModelTable, ExpandAlterModelTable
-from tests.test_renames import Release, deploy, fetch, migrate, postgresql_only
+from tests.test_renames import (
+    Release,
+    deploy,
+    fetch,
+    migrate,
+    postgresql_only,
+    sqlmigrate,
+)
 
 Scenario = Callable[[str], None]
 TABLES = ("library_books", "library_books_tags", "alpha_rack", "alpha_tag")
@@ -206,25 +211,22 @@ def test_a_rolling_deploy_of_a_table_rename_never_fails_a_query(
 @postgresql_only
 def test_sqlmigrate_shows_the_statements_of_each_step(use_scenario: Scenario) -> None:
     use_scenario("tables")
-    expand, contract, backwards = StringIO(), StringIO(), StringIO()
-    call_command("sqlmigrate", "alpha", "0002", stdout=expand)
-    call_command("sqlmigrate", "alpha", "0003", stdout=contract)
-    call_command("sqlmigrate", "alpha", "0003", backwards=True, stdout=backwards)
+    expand = sqlmigrate("0002")
+    contract = sqlmigrate("0003")
+    backwards = sqlmigrate("0003", backwards=True)
     assert (
         'ALTER TABLE "alpha_book" RENAME TO "library_books";\n'
         'CREATE VIEW "alpha_book" AS SELECT * FROM "library_books";\n'
         'ALTER TABLE "alpha_book_tags" RENAME TO "library_books_tags";\n'
         'CREATE VIEW "alpha_book_tags" AS SELECT * FROM "library_books_tags";\n'
-    ) in expand.getvalue()
-    assert 'CREATE VIEW "alpha_shelf" AS SELECT * FROM "alpha_rack";' in (
-        expand.getvalue()
-    )
-    assert 'DROP VIEW IF EXISTS "alpha_book";' in contract.getvalue()
-    assert 'DROP VIEW IF EXISTS "alpha_book_tags";' in contract.getvalue()
-    assert 'DROP VIEW IF EXISTS "alpha_shelf";' in contract.getvalue()
+    ) in expand
+    assert 'CREATE VIEW "alpha_shelf" AS SELECT * FROM "alpha_rack";' in (expand)
+    assert 'DROP VIEW IF EXISTS "alpha_book";' in contract
+    assert 'DROP VIEW IF EXISTS "alpha_book_tags";' in contract
+    assert 'DROP VIEW IF EXISTS "alpha_shelf";' in contract
     assert (
         'CREATE OR REPLACE VIEW "alpha_shelf" AS SELECT * FROM "alpha_rack";'
-    ) in backwards.getvalue()
+    ) in backwards
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="not on PostgreSQL")

@@ -24,11 +24,10 @@ from django.db.migrations import operations
 from django.db.migrations.operations.base import OperationCategory
 from django.db.migrations.state import ProjectState
 
-from .. import compat
 from ..constants import COLUMN_PLACEHOLDER, Stage
 from .concurrent import OutsideTransaction
 from .staged import AnyField
-from .synced import _field, _StateUnchanged, _SyncedColumns
+from .synced import _field, _fitting_name, _StateUnchanged, _SyncedColumns
 
 __all__ = ("ContractAlterField", "ExpandAlterField")
 
@@ -110,19 +109,6 @@ class ExpandAlterField(_Converting, OutsideTransaction, _StateUnchanged):
             },
         )
 
-    @property
-    def model_name_lower(self) -> str:
-        return self.model_name.lower()
-
-    def references_model(self, name: str, app_label: str) -> bool:
-        return name.lower() == self.model_name_lower
-
-    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
-        return (
-            self.references_model(model_name, app_label)
-            and name.lower() == self.name.lower()
-        )
-
     def references(self) -> list[tuple[str, str | None]]:
         return [(self.model_name, self.name)]
 
@@ -156,7 +142,7 @@ class ExpandAlterField(_Converting, OutsideTransaction, _StateUnchanged):
 
     @property
     def migration_name_fragment(self) -> str:
-        return f"alter_{self.model_name_lower}_{self.name.lower()}_expand"
+        return f"alter_{self.model_name.lower()}_{self.name.lower()}_expand"
 
 
 class ContractAlterField(_Converting, OutsideTransaction, operations.AlterField):
@@ -279,7 +265,6 @@ def _shadow_column(
     schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
 ) -> str:
     """Return the name of the shadow column of ``column``."""
-    name = f"{column}{_SHADOW_SUFFIX}"
-    if len(name) <= (schema_editor.connection.ops.max_name_length() or len(name)):
-        return name
-    return compat.index_name(schema_editor, table, column, _SHADOW_SUFFIX)
+    return _fitting_name(
+        schema_editor, f"{column}{_SHADOW_SUFFIX}", table, column, _SHADOW_SUFFIX
+    )

@@ -371,11 +371,12 @@ def _without_added_constraints(field: AnyField, old_field: AnyField) -> AnyField
 def _add_constraints(
     schema_editor: BaseDatabaseSchemaEditor,
     model: type[models.Model],
-    old_field: AnyField,
+    old_field: AnyField | None,
     new_field: AnyField,
     named: Callable[[str], str] = str,
 ) -> None:
-    """Add the constraints ``new_field`` has and ``old_field`` lacks, lock-safe.
+    """Add the constraints ``new_field`` has and ``old_field`` lacks (all of
+    them, for a new column: ``None``), lock-safe.
 
     Each gets the name ``named`` returns for the one Django gives it.
     """
@@ -402,7 +403,11 @@ def _add_constraints(
         )
     existing = {
         _name(statement)
-        for statement in compat.field_index_statements(schema_editor, model, old_field)
+        for statement in (
+            compat.field_index_statements(schema_editor, model, old_field)
+            if old_field is not None
+            else []
+        )
     }
     for statement in compat.field_index_statements(schema_editor, model, new_field):
         if _name(statement) not in existing:

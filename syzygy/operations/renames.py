@@ -122,19 +122,6 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
             },
         )
 
-    @property
-    def model_name_lower(self) -> str:
-        return self.model_name.lower()
-
-    def references_model(self, name: str, app_label: str) -> bool:
-        return name.lower() == self.model_name_lower
-
-    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
-        return self.references_model(model_name, app_label) and name.lower() in {
-            self.old_name.lower(),
-            self.new_name.lower(),
-        }
-
     def references(self) -> list[tuple[str, str | None]]:
         return [(self.model_name, self.old_name), (self.model_name, self.new_name)]
 
@@ -194,7 +181,7 @@ class ContractRenameField(OutsideTransaction, _StateUnchanged):
     @property
     def migration_name_fragment(self) -> str:
         return (
-            f"rename_{self.old_name.lower()}_{self.model_name_lower}_"
+            f"rename_{self.old_name.lower()}_{self.model_name.lower()}_"
             f"{self.new_name.lower()}_contract"
         )
 

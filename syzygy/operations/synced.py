@@ -11,7 +11,6 @@ gives the target the names the source's had.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -37,6 +36,21 @@ class _StateUnchanged(Operation):
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
+    def references(self) -> list[tuple[str, str | None]]:
+        """Return the model and field names (``None``: the whole model) the
+        operation touches."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    def references_model(self, name: str, app_label: str) -> bool:
+        return any(model.lower() == name.lower() for model, _ in self.references())
+
+    def references_field(self, model_name: str, name: str, app_label: str) -> bool:
+        return any(
+            model.lower() == model_name.lower()
+            and (field is None or field.lower() == name.lower())
+            for model, field in self.references()
+        )
+
     def reduce(self, operation: Operation, app_label: str) -> bool | list[Operation]:
         # Operations on other models or fields may move across it.
         return super().reduce(operation, app_label) or not any(
@@ -45,11 +59,6 @@ class _StateUnchanged(Operation):
             else operation.references_model(model_name, app_label)
             for model_name, name in self.references()
         )
-
-    def references(self) -> list[tuple[str, str | None]]:
-        """Return the model and field names (``None``: the whole model) the
-        operation touches."""
-        raise NotImplementedError  # pragma: no cover - every subclass defines it
 
     def database_forwards(
         self,
@@ -110,8 +119,8 @@ class _SyncedColumns:
         name = compat.index_name(
             schema_editor, self.table, f"{first}_{second}", "_sync"
         )
+        # The trigger and its function share it.
         self.trigger = quote(name)
-        self.function = quote(name)
 
     def expand(self, label: str) -> None:
         """Add the target column in sync with the source one, fill it, then
@@ -152,13 +161,7 @@ class _SyncedColumns:
                     str(error).strip().splitlines()[0],
                 ) from error
         named = self._provisional_name
-        _add_constraints(
-            self.schema_editor,
-            self.model,
-            _unconstrained(self.target),
-            self.target,
-            named,
-        )
+        _add_constraints(self.schema_editor, self.model, None, self.target, named)
         check = self.target.db_check(self.schema_editor.connection)
         if check:
             name = named(_check_name(self.schema_editor, self.model, self.target))
@@ -172,13 +175,9 @@ class _SyncedColumns:
 
     def has_target(self) -> bool:
         """Return whether the table has the target column."""
-        with self.schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT true FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                "AND attname = %s AND NOT attisdropped",
-                [self.quoted_table, str(self.target.column)],
-            )
-            return cursor.fetchone() is not None
+        return postgresql.has_column(
+            self.schema_editor, self.table, str(self.target.column)
+        )
 
     def drop(self) -> None:
         """Drop the trigger and the target column, in one short transaction."""
@@ -227,7 +226,7 @@ class _SyncedColumns:
     def _drop_trigger_sql(self) -> list[str]:
         return [
             f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table}",
-            f"DROP FUNCTION IF EXISTS {self.function}()",
+            f"DROP FUNCTION IF EXISTS {self.trigger}()",
         ]
 
     def _provisional_name(self, name: str) -> str:
@@ -325,7 +324,7 @@ class _SyncedColumns:
         # changed. The backfill changes the target alone, to the source's
         # value: nothing to copy back.
         return (
-            f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
+            f"CREATE OR REPLACE FUNCTION {self.trigger}() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$\nBEGIN\n"
             f"  IF TG_OP = 'INSERT' THEN\n"
             f"    IF {target} IS NULL THEN {target} := {to_target};\n"
@@ -340,20 +339,23 @@ class _SyncedColumns:
             f"  RETURN NEW;\nEND\n$$;\n"
             f"DROP TRIGGER IF EXISTS {self.trigger} ON {self.quoted_table};\n"
             f"CREATE TRIGGER {self.trigger} BEFORE INSERT OR UPDATE "
-            f"ON {self.quoted_table} FOR EACH ROW EXECUTE FUNCTION {self.function}()"
+            f"ON {self.quoted_table} FOR EACH ROW EXECUTE FUNCTION {self.trigger}()"
         )
 
 
 def _execute_together(
     schema_editor: BaseDatabaseSchemaEditor, statements: Sequence[str]
 ) -> None:
-    """Run ``statements`` in one transaction: in a non-atomic migration,
-    ``migrate`` bounds its lock waits and runs it again if they time out."""
-    if schema_editor.collect_sql:
+    """Run ``statements`` as one statement: no query sees what is between
+    them. In a non-atomic migration it is a transaction of its own, whose
+    lock waits ``migrate`` bounds, and runs again if they time out;
+    ``sqlmigrate`` shows it so."""
+    own_transaction = schema_editor.collect_sql and not schema_editor.atomic_migration
+    if own_transaction:
         bounds = set_local_statements(conf.lock_policy())
         schema_editor.collected_sql += ["BEGIN;", *(f"{each};" for each in bounds)]
     schema_editor.execute(";\n".join(statements), params=None)
-    if schema_editor.collect_sql:
+    if own_transaction:
         schema_editor.collected_sql.append("COMMIT;")
 
 
@@ -366,25 +368,30 @@ def _field(model: type[models.Model], name: str) -> AnyField:
     return cast(AnyField, model._meta.get_field(name))
 
 
-def _unconstrained(field: AnyField) -> AnyField:
-    """Return a copy of ``field``, NULLable, without index nor constraint."""
-    bare = copy.copy(field)
-    bare.null = True
-    bare.db_index = False  # type: ignore[attr-defined]
-    bare._unique = False  # type: ignore[attr-defined]
-    # Field.unique is a cached property, maybe cached by the copy.
-    bare.__dict__.pop("unique", None)
-    bare.db_constraint = False  # type: ignore[attr-defined]
-    return bare
-
-
 def _check_name(
     schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: AnyField
 ) -> str:
     """Return the name PostgreSQL gives a column's check in ``CREATE TABLE``,
     or, if that is too long, the one Django gives it in ``AlterField``."""
     table = model._meta.db_table
-    name = f"{table}_{field.column}_check"
+    return _fitting_name(
+        schema_editor,
+        f"{table}_{field.column}_check",
+        table,
+        str(field.column),
+        "_check",
+    )
+
+
+def _fitting_name(
+    schema_editor: BaseDatabaseSchemaEditor,
+    name: str,
+    table: str,
+    column: str,
+    suffix: str,
+) -> str:
+    """Return ``name`` if PostgreSQL takes it whole, else a shorter one made
+    from ``table``, ``column`` and ``suffix`` as Django makes index names."""
     if len(name) <= (schema_editor.connection.ops.max_name_length() or len(name)):
         return name
-    return compat.index_name(schema_editor, table, str(field.column), "_check")
+    return compat.index_name(schema_editor, table, column, suffix)

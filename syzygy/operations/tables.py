@@ -22,7 +22,7 @@ from django.db.migrations.operations.base import OperationCategory
 from django.db.migrations.state import ProjectState
 
 from ..constants import Stage
-from .synced import _StateUnchanged
+from .synced import _execute_together, _StateUnchanged
 
 __all__ = ("ContractAlterModelTable", "ExpandAlterModelTable")
 
@@ -46,10 +46,10 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for old, new in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            # One statement: even outside of a transaction, no query sees
-            # the old name missing.
-            schema_editor.execute(
-                ";\n".join(renaming_with_view(schema_editor, old, new))
+            # Together: even outside of a transaction, no query sees the old
+            # name missing.
+            _execute_together(
+                schema_editor, renaming_with_view(schema_editor, old, new)
             )
 
     def database_backwards(
@@ -65,7 +65,7 @@ class ExpandAlterModelTable(operations.AlterModelTable):
         for new, old in _renamed_tables(
             self, app_label, schema_editor, from_state, to_state
         ):
-            schema_editor.execute(";\n".join(renaming_back(schema_editor, old, new)))
+            _execute_together(schema_editor, renaming_back(schema_editor, old, new))
 
     def describe(self) -> str:
         table = self.table if self.table is not None else "its default name"
@@ -108,13 +108,6 @@ class ContractAlterModelTable(_StateUnchanged):
             [],
             {"name": self.name, "old_table": self.old_table},
         )
-
-    @property
-    def name_lower(self) -> str:
-        return self.name.lower()
-
-    def references_model(self, name: str, app_label: str) -> bool:
-        return name.lower() == self.name_lower
 
     def references(self) -> list[tuple[str, str | None]]:
         return [(self.name, None)]
@@ -166,7 +159,7 @@ class ContractAlterModelTable(_StateUnchanged):
 
     @property
     def migration_name_fragment(self) -> str:
-        return f"alter_{self.name_lower}_table_contract"
+        return f"alter_{self.name.lower()}_table_contract"
 
 
 def renaming_with_view(
