@@ -2,7 +2,8 @@
 
 SQLite by default; ``SYZYGY_TEST_DATABASE=postgresql`` selects PostgreSQL
 (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD`` override the loopback
-defaults). ``REDIS_URL`` adds a Redis cache alias named ``redis``.
+defaults; ``SYZYGY_TEST_DATABASE_PREFIX`` renames the databases, so that two
+checkouts can run their suites at once). ``REDIS_URL`` adds a Redis cache alias named ``redis``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ MIGRATION_MODULES = {"alpha": None, "beta": None}
 DATABASE = os.environ.get("SYZYGY_TEST_DATABASE", "sqlite")
 # Each test of concurrent runs migrates its own database.
 ALIASES = ("default", "second", "third")
+PREFIX = os.environ.get("SYZYGY_TEST_DATABASE_PREFIX", "syzygy")
 
 if DATABASE == "postgresql":
     DATABASES = {
         alias: {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": f"syzygy_{alias}",
+            "NAME": f"{PREFIX}_{alias}",
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
             "USER": os.environ.get("PGUSER", "postgres"),
@@ -45,7 +47,7 @@ elif DATABASE == "sqlite":
     DATABASES = {
         alias: {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": f"syzygy_{alias}.sqlite3",
+            "NAME": f"{PREFIX}_{alias}.sqlite3",
         }
         for alias in ALIASES
     }
