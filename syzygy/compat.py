@@ -92,12 +92,15 @@ def field_index_statements(
 
 
 def foreign_key_statement(
-    schema_editor: BaseDatabaseSchemaEditor, model: Any, field: Field[Any, Any]
+    schema_editor: BaseDatabaseSchemaEditor,
+    model: Any,
+    field: Field[Any, Any],
+    suffix: str = "_fk_%(to_table)s_%(to_column)s",
 ) -> Any:
-    """Return the ``ADD CONSTRAINT ... FOREIGN KEY`` statement of ``field``."""
-    return schema_editor._create_fk_sql(  # type: ignore[attr-defined]
-        model, field, "_fk_%(to_table)s_%(to_column)s"
-    )
+    """Return the ``ADD CONSTRAINT ... FOREIGN KEY`` statement of ``field``;
+    ``suffix`` ends its name (the default, as ``AddField`` names it;
+    ``"_fk"``, as ``AlterField`` re-creates it)."""
+    return schema_editor._create_fk_sql(model, field, suffix)  # type: ignore[attr-defined]
 
 
 def unique_statement(
@@ -117,3 +120,13 @@ def index_name(
 def collate_sql(schema_editor: BaseDatabaseSchemaEditor, collation: str) -> str:
     """Return the ``COLLATE`` clause of a column definition, as Django writes it."""
     return schema_editor._collate_sql(collation)  # type: ignore[attr-defined,no-any-return]
+
+
+def relations_to(model: Any) -> list[Any]:
+    """Return the relations pointing to ``model``, those of auto-created
+    many-to-many tables included, as ``alter_field`` finds them."""
+    return list(
+        model._meta._get_fields(
+            forward=False, reverse=True, include_hidden=True, include_parents=False
+        )
+    )

@@ -26,13 +26,11 @@ from django.db.migrations.state import ProjectState
 
 from ..constants import COLUMN_PLACEHOLDER, Stage
 from .concurrent import OutsideTransaction
+from .keys import _WidenedKey, is_key_change
 from .staged import AnyField
-from .synced import _field, _fitting_name, _StateUnchanged, _SyncedColumns
+from .synced import _copy_label, _field, _shadow_column, _StateUnchanged, _SyncedColumns
 
 __all__ = ("ContractAlterField", "ExpandAlterField")
-
-# Ends the name of a shadow column.
-_SHADOW_SUFFIX = "_syzygy"
 
 
 class _Converting:
@@ -234,12 +232,14 @@ def _shadowing(
     field: AnyField,
     current: AnyField | None = None,
     conversion: str | None = None,
-) -> _SyncedColumns:
+) -> _SyncedColumns | _WidenedKey:
     """Return the column of the field ``name`` of ``model``, synced with a
     shadow column for ``field``, with its values converted by
     ``conversion``, if given; ``current`` is the field the column is of, if
     not the model's."""
     current = current or _field(model, name)
+    if is_key_change(field, current):
+        return _WidenedKey(schema_editor, model, field, current)
     column = str(current.column)
     target = field.clone()
     target.set_attributes_from_name(name)
@@ -252,19 +252,4 @@ def _shadowing(
         target,
         source_type=current.db_type(schema_editor.connection),
         conversion=conversion,
-    )
-
-
-def _copy_label(model: type[models.Model], name: str, back: bool = False) -> str:
-    """Return the label of the progress of a copy to the new type, or back."""
-    direction = "back to its old type" if back else "to its new type"
-    return f"Copying {model._meta.label}.{name} {direction}"
-
-
-def _shadow_column(
-    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
-) -> str:
-    """Return the name of the shadow column of ``column``."""
-    return _fitting_name(
-        schema_editor, f"{column}{_SHADOW_SUFFIX}", table, column, _SHADOW_SUFFIX
     )

@@ -11,6 +11,7 @@ gives the target the names the source's had.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -74,6 +75,8 @@ class _StateUnchanged(Operation):
 
 # Ends the names of the indexes and constraints an expand step builds.
 _PROVISIONAL_SUFFIX = "_syzygy"
+# Ends the name of a shadow column.
+_SHADOW_SUFFIX = "_syzygy"
 
 
 class _SyncedColumns:
@@ -162,6 +165,7 @@ class _SyncedColumns:
                 ) from error
         named = self._provisional_name
         _add_constraints(self.schema_editor, self.model, None, self.target, named)
+        self._copy_structures()
         check = self.target.db_check(self.schema_editor.connection)
         if check:
             name = named(_check_name(self.schema_editor, self.model, self.target))
@@ -195,7 +199,11 @@ class _SyncedColumns:
         gives it, as ``RenameField`` leaves them; it gets its database
         default.
         """
-        renames = self._renames()
+        self._execute(*self.finish_statements(rename_to))
+
+    def finish_statements(self, rename_to: str | None = None) -> list[str]:
+        """Return the statements of ``finish``, to run in one transaction."""
+        renames = [*self._renames(), *self._copies_taking_names()]
         if self.schema_editor.collect_sql and not renames:
             # sqlmigrate, before the expand step ran.
             self.schema_editor.collected_sql.append(
@@ -221,7 +229,7 @@ class _SyncedColumns:
                 f"ALTER TABLE {self.quoted_table} ALTER COLUMN {column} "
                 f"SET DEFAULT {default}"
             )
-        self._execute(*statements)
+        return statements
 
     def _drop_trigger_sql(self) -> list[str]:
         return [
@@ -298,6 +306,99 @@ class _SyncedColumns:
                 },
             )
             return list(cursor.fetchall())
+
+    def _copied_structures(self) -> list[tuple[str, str, str]]:
+        """Return the primary key and the indexes and constraints of several
+        columns that include the source column: name, kind ("i" for an
+        index, else the constraint's type) and definition, the source column
+        replaced by the target one.
+
+        The target gets copies of them, under provisional names.
+        """
+        with self.schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "WITH source AS (SELECT attnum FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%(table)s) AND attname = %(source)s) "
+                "SELECT relname, coalesce(contype::text, 'i'), "
+                "condeferrable AND condeferred, pg_get_indexdef(indexrelid) "
+                "FROM pg_index JOIN pg_class ON pg_class.oid = indexrelid "
+                "LEFT JOIN pg_constraint ON conrelid = indrelid "
+                "AND conindid = indexrelid "
+                "WHERE indrelid = to_regclass(%(table)s) "
+                "AND (SELECT attnum FROM source) = ANY(indkey::int2[]) "
+                "AND (indnatts > 1 OR contype = 'p') "
+                "UNION ALL "
+                "SELECT conname, 'c', false, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE conrelid = to_regclass(%(table)s) "
+                "AND contype = 'c' AND cardinality(conkey) > 1 "
+                "AND (SELECT attnum FROM source) = ANY(conkey) "
+                "ORDER BY 1",
+                {"table": self.quoted_table, "source": self.source_column},
+            )
+            rows = cursor.fetchall()
+            # As the definitions write them: quoted only where needed.
+            cursor.execute(
+                "SELECT quote_ident(%s), quote_ident(%s)",
+                [self.source_column, str(self.target.column)],
+            )
+            source_identifier, target = cursor.fetchone()
+        source = re.compile(rf"(?<![\w$\"]){re.escape(source_identifier)}(?![\w$\"])")
+        structures = []
+        for name, kind, deferred, definition in rows:
+            if kind != "c":
+                # The columns and method, after the index's name and table.
+                definition = definition.split(" USING ", 1)[1]
+                if deferred:
+                    kind += " deferred"
+            structures.append((name, kind, source.sub(target, definition)))
+        return structures
+
+    def _copy_structures(self) -> None:
+        """Give the target copies of the structures ``_copied_structures``
+        returns, under provisional names, without blocking writes."""
+        for name, kind, definition in self._copied_structures():
+            copy = self._provisional_name(name)
+            quoted = self.schema_editor.quote_name(copy)
+            if kind == "c":
+                postgresql.add_constraint_not_valid(
+                    self.schema_editor,
+                    self.table,
+                    copy,
+                    f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT {quoted} "
+                    f"{definition}",
+                )
+                continue
+            unique = "" if kind == "i" else "UNIQUE "
+            postgresql.create_index_concurrently(
+                self.schema_editor,
+                copy,
+                f"CREATE {unique}INDEX {quoted} ON {self.quoted_table} "
+                f"USING {definition}",
+            )
+
+    def _copies_taking_names(self) -> list[str]:
+        """Return the statements that give the copies ``_copy_structures``
+        made the names of the structures they copy, once these are gone."""
+        quote = self.schema_editor.quote_name
+        statements = []
+        for name, kind, _ in self._copied_structures():
+            copy = quote(self._provisional_name(name))
+            kind, _, deferred = kind.partition(" ")
+            if kind == "i":
+                statements.append(f"ALTER INDEX {copy} RENAME TO {quote(name)}")
+            elif kind == "c":
+                statements.append(
+                    f"ALTER TABLE {self.quoted_table} RENAME CONSTRAINT {copy} "
+                    f"TO {quote(name)}"
+                )
+            else:
+                constraint = "PRIMARY KEY" if kind == "p" else "UNIQUE"
+                options = " DEFERRABLE INITIALLY DEFERRED" if deferred else ""
+                statements.append(
+                    f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT {quote(name)} "
+                    f"{constraint} USING INDEX {copy}{options}"
+                )
+        return statements
 
     def _execute(self, *statements: str) -> None:
         _execute_together(self.schema_editor, statements)
@@ -395,3 +496,18 @@ def _fitting_name(
     if len(name) <= (schema_editor.connection.ops.max_name_length() or len(name)):
         return name
     return compat.index_name(schema_editor, table, column, suffix)
+
+
+def _copy_label(model: type[models.Model], name: str, back: bool = False) -> str:
+    """Return the label of the progress of a copy to the new type, or back."""
+    direction = "back to its old type" if back else "to its new type"
+    return f"Copying {model._meta.label}.{name} {direction}"
+
+
+def _shadow_column(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
+) -> str:
+    """Return the name of the shadow column of ``column``."""
+    return _fitting_name(
+        schema_editor, f"{column}{_SHADOW_SUFFIX}", table, column, _SHADOW_SUFFIX
+    )
