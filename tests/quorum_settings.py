@@ -12,6 +12,8 @@ Read from the environment:
    ``postgresql`` (a ``PostgreSQLQuorum`` on the shared database);
 ``SYZYGY_QUORUM_TEST_MIGRATIONS``
    the module of the migrations of the ``alpha`` app;
+``SYZYGY_QUORUM_TEST_BETA_MIGRATIONS``
+   if set, that of the ``beta`` app, then installed too;
 ``SYZYGY_QUORUM_TEST_KEY_PREFIX``
    the prefix of the Redis keys, unique to a test.
 """
@@ -26,6 +28,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = ["syzygy", "tests.alpha"]
 MIGRATION_MODULES = {"alpha": os.environ["SYZYGY_QUORUM_TEST_MIGRATIONS"]}
+if os.environ.get("SYZYGY_QUORUM_TEST_BETA_MIGRATIONS"):
+    INSTALLED_APPS.append("tests.beta")
+    MIGRATION_MODULES["beta"] = os.environ["SYZYGY_QUORUM_TEST_BETA_MIGRATIONS"]
 
 if os.environ["SYZYGY_QUORUM_TEST_DATABASE"] == "postgresql":
     DATABASES = {

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
-from tests.test_renames import fetch, postgresql_only
+from tests.test_renames import Release, deploy, fetch, kill_when, postgresql_only
 
 Scenario = Callable[[str], None]
 
@@ -113,3 +116,289 @@ def named_as_altered(found: dict[str, Any]) -> dict[str, Any]:
             for name, definition in found[table]["constraints"].items()
         }
     return found
+
+
+def apps_at(alpha: str) -> Any:
+    """Return the models of the code deployed with alpha's ``alpha``."""
+    loader = MigrationLoader(connection)
+    return loader.project_state([("alpha", alpha), ("beta", "0001_initial")]).apps
+
+
+def seed(authors: int) -> None:
+    """Insert ``authors`` authors, each with a mentor, a book, a profile
+    and a club membership, in a few statements."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO alpha_author (name) "
+            "SELECT 'author ' || n FROM generate_series(1, %s) n",
+            [authors],
+        )
+        cursor.execute("UPDATE alpha_author SET mentor_id = id - 1 WHERE id > 1")
+        cursor.execute(
+            "INSERT INTO beta_book (title, author_id) "
+            "SELECT 'book ' || id, id FROM alpha_author"
+        )
+        cursor.execute(
+            "INSERT INTO beta_profile (bio, author_id) SELECT '', id FROM alpha_author"
+        )
+        cursor.execute("INSERT INTO beta_club (name) VALUES ('readers')")
+        cursor.execute(
+            "INSERT INTO beta_club_members (club_id, author_id) "
+            "SELECT (SELECT id FROM beta_club), id FROM alpha_author"
+        )
+
+
+class Writers(Release):
+    """Write on every table with the models of one release: create an author
+    with a book, a profile and a membership, rename an earlier one, delete
+    another, and read what the other release wrote."""
+
+    def __init__(self, name: str, apps: Any) -> None:
+        super().__init__(name)
+        self.Author = apps.get_model("alpha", "Author")
+        self.Book = apps.get_model("beta", "Book")
+        self.Profile = apps.get_model("beta", "Profile")
+        self.club = apps.get_model("beta", "Club").objects.get()
+        self.written: dict[int, str] = {}
+        self.deleted: set[int] = set()
+        self.other: Writers | None = None
+        self.reads = 0
+
+    def step(self, number: int) -> None:
+        name = f"{self.name} {number}"
+        author = self.Author.objects.create(name=name, mentor_id=1)
+        self.Book.objects.create(title=f"{name} book", author=author)
+        self.Profile.objects.create(bio=name, author=author)
+        self.club.members.add(author)
+        self.written[author.pk] = name
+        if number % 3 == 0:
+            pk = list(self.written)[number // 3 - 1]
+            renamed = f"{self.written[pk]} renamed"
+            self.Author.objects.filter(pk=pk).update(name=renamed)
+            self.Book.objects.filter(author_id=pk).update(title=f"{renamed} book")
+            self.written[pk] = renamed
+        if number % 5 == 0:
+            pk = list(self.written)[number // 5 - 1]
+            # Cascades to its book, profile and membership.
+            self.Author.objects.filter(pk=pk).delete()
+            self.deleted.add(pk)
+        if self.other is not None and self.other.written:
+            pk = list(self.other.written)[-1]
+            author = (
+                self.Author.objects.select_related("profile", "mentor")
+                .prefetch_related("book_set", "club_set")
+                .get(pk=pk)
+            )
+            assert author.profile.author_id == pk
+            assert [book.author_id for book in author.book_set.all()] == [pk]
+            assert [club.pk for club in author.club_set.all()] == [self.club.pk]
+            self.reads += 1
+
+
+@postgresql_only
+def test_a_rolling_deploy_of_a_bigint_key_never_fails_a_query(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("keys")
+    migrate("beta", "0001")
+    seed(20_000)
+    old = Writers("old", apps_at("0001_initial"))
+    new = Writers("new", apps_at("0003_alter_contract"))
+    old.other, new.other = new, old
+
+    deploy(old, new, "0003")
+
+    assert old.errors == new.errors == []
+    assert len(old.written) > 50
+    assert len(new.written) > 50
+    assert old.reads > 10
+    assert new.reads > 10
+    Author = apps_at("0003_alter_contract").get_model("alpha", "Author")
+    expected = {
+        pk: name
+        for writers in (old, new)
+        for pk, name in writers.written.items()
+        if pk not in writers.deleted
+    }
+    assert dict(Author.objects.filter(pk__gt=20_000).values_list("pk", "name")) == (
+        expected
+    )
+    # Every author has its book, profile and membership, and nothing else
+    # does: the cascades of either release reached the other's rows.
+    assert fetch(
+        "SELECT count(*) FROM alpha_author WHERE "
+        "(SELECT count(*) FROM beta_book WHERE author_id = alpha_author.id) = 1 "
+        "AND (SELECT count(*) FROM beta_profile WHERE author_id = alpha_author.id) = 1 "
+        "AND (SELECT count(*) FROM beta_club_members "
+        "WHERE author_id = alpha_author.id) = 1"
+    ) == [(20_000 + len(expected),)]
+    assert fetch(
+        "SELECT (SELECT count(*) FROM beta_book), (SELECT count(*) FROM beta_profile), "
+        "(SELECT count(*) FROM beta_club_members)"
+    ) == [(20_000 + len(expected),) * 3]
+    Book = apps_at("0003_alter_contract").get_model("beta", "Book")
+    assert {
+        pk: title.removesuffix(" book")
+        for pk, title in Book.objects.filter(author_id__in=expected).values_list(
+            "author_id", "title"
+        )
+    } == expected
+    assert schema()["alpha_author"]["columns"]["id"][0] == "bigint"
+    Author.objects.create(pk=2**40, name="beyond integers", mentor_id=2**40)
+    assert Author.objects.get(mentor_id=2**40).pk == 2**40
+    Author.objects.filter(pk=2**40).delete()
+
+
+@postgresql_only
+def test_keys_the_old_type_cant_hold_stop_the_revert_and_leave_nothing(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("keys")
+    migrate("beta", "0001")
+    seed(100)
+    migrate("alpha", "0003")
+    migrated = schema()
+    Author = apps_at("0003_alter_contract").get_model("alpha", "Author")
+    Author.objects.create(pk=2**40, name="beyond integers")
+
+    with pytest.raises(CommandError, match=r"alpha_author\.id can't all be converted"):
+        migrate("alpha", "0002")
+
+    assert schema() == migrated
+    Author.objects.filter(pk=2**40).delete()
+
+
+def shadows() -> list[tuple[str, str]]:
+    """Return the shadow columns of the tables: table and column."""
+    return fetch(
+        "SELECT attrelid::regclass::text, attname FROM pg_attribute "
+        "WHERE attname LIKE '%%\\_syzygy' AND NOT attisdropped "
+        "AND attrelid::regclass::text = ANY(%s) ORDER BY 1",
+        [list(TABLES)],
+    )
+
+
+def recorded(name: str) -> bool:
+    return bool(fetch("SELECT 1 FROM django_migrations WHERE name = %s", [name]))
+
+
+@postgresql_only
+def test_an_expand_killed_mid_copy_resumes_on_the_next_run(
+    use_scenario: Scenario, tmp_path: Path
+) -> None:
+    use_scenario("keys")
+    migrate("beta", "0001")
+    seed(100_000)
+
+    def copying_books() -> bool:
+        return ("beta_book", "author_id_syzygy") in shadows() and fetch(
+            "SELECT count(author_id_syzygy) > 0 FROM beta_book"
+        ) == [(True,)]
+
+    kill_when(copying_books, "keys", ["alpha", "0002"], tmp_path / "migrate.out")
+
+    # Killed mid-copy: not recorded, the key copied, the books partly, and
+    # the triggers keep what old code writes in sync meanwhile.
+    assert not recorded("0002_alter_expand")
+    ((copied,),) = fetch("SELECT count(author_id_syzygy) FROM beta_book")
+    assert 0 < copied < 100_000
+    Book = apps_at("0001_initial").get_model("beta", "Book")
+    Book.objects.filter(pk=100_000).update(author_id=1)
+
+    migrate("alpha", "0002")
+
+    assert recorded("0002_alter_expand")
+    assert fetch(
+        "SELECT count(*) FROM beta_book WHERE author_id_syzygy = author_id"
+    ) == [(100_000,)]
+    assert fetch("SELECT author_id_syzygy FROM beta_book WHERE id = 100000") == [(1,)]
+    migrate("alpha", "0003")
+    assert shadows() == []
+
+
+@postgresql_only
+def test_a_contract_killed_while_it_waits_for_its_locks_changed_nothing(
+    use_scenario: Scenario, tmp_path: Path
+) -> None:
+    use_scenario("keys")
+    migrate("beta", "0001")
+    seed(1_000)
+    migrate("alpha", "0002")
+    expanded = schema()
+    reader = new_connection()
+
+    def waiting() -> bool:
+        return bool(
+            fetch(
+                "SELECT 1 FROM pg_locks WHERE NOT granted "
+                "AND relation = 'beta_profile'::regclass"
+            )
+        )
+
+    with reader.cursor() as cursor:
+        # The old code reads profiles in a long transaction.
+        cursor.execute("BEGIN; SELECT count(*) FROM beta_profile")
+        try:
+            kill_when(waiting, "keys", ["alpha", "0003"], tmp_path / "migrate.out")
+        finally:
+            cursor.execute("ROLLBACK")
+    reader.close()
+
+    assert not recorded("0003_alter_contract")
+    assert schema() == expanded
+    migrate("alpha", "0003")
+    assert shadows() == []
+    assert schema()["alpha_author"]["columns"]["id"][0] == "bigint"
+
+
+@postgresql_only
+def test_a_contract_killed_while_it_validates_the_foreign_keys_finishes_them(
+    use_scenario: Scenario, tmp_path: Path
+) -> None:
+    use_scenario("keys")
+    migrate("beta", "0001")
+    seed(100_000)
+    migrate("alpha", "0002")
+    locker = new_connection()
+
+    def validating_members() -> bool:
+        # Once the swap is done, the validation of the memberships' foreign
+        # key, the last one, waits for this lock.
+        if shadows():
+            return False
+        with locker.cursor() as cursor:
+            cursor.execute(
+                "BEGIN; LOCK TABLE beta_club_members IN SHARE UPDATE EXCLUSIVE MODE"
+            )
+        return True
+
+    try:
+        kill_when(validating_members, "keys", ["alpha", "0003"], tmp_path / "out")
+    finally:
+        with locker.cursor() as cursor:
+            cursor.execute("ROLLBACK")
+        locker.close()
+
+    assert not recorded("0003_alter_contract")
+    constraints = schema()["beta_club_members"]["constraints"]
+    assert (
+        "FOREIGN KEY (author_id) REFERENCES alpha_author(id) "
+        "DEFERRABLE INITIALLY DEFERRED NOT VALID false"
+    ) in constraints.values()
+    migrate("alpha", "0003")
+    assert all(
+        definition.endswith(" true")
+        for table in TABLES
+        for definition in schema()[table]["constraints"].values()
+    )
+    assert recorded("0003_alter_contract")
+
+
+def new_connection() -> Any:
+    """Return a connection of its own to the test database, in autocommit."""
+    from syzygy import compat
+
+    other = compat.new_connection("default")
+    other.ensure_connection()
+    other.set_autocommit(True)
+    return other

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from importlib.util import find_spec
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,24 @@ def copied_rows(column: str = "headline") -> int:
 def kill_mid_copy(scenario: str, column: str, output: Path) -> None:
     """Run ``migrate alpha 0002`` of ``scenario`` in a process of its own and
     kill it once the copy to ``column`` has started."""
+
+    def copying() -> bool:
+        return bool(
+            fetch(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
+                "AND attname = %s",
+                [column],
+            )
+        ) and copied_rows(column) > 0
+
+    kill_when(copying, scenario, ["alpha", "0002"], output)
+
+
+def kill_when(
+    until: Callable[[], bool], scenario: str, arguments: list[str], output: Path
+) -> None:
+    """Run ``migrate`` with ``arguments`` on the migrations of ``scenario``
+    in a process of its own, and kill it once ``until`` returns true."""
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPOSITORY),
@@ -360,9 +379,12 @@ def kill_mid_copy(scenario: str, column: str, output: Path) -> None:
         "SYZYGY_QUORUM_TEST_BACKEND": "postgresql",
         "SYZYGY_QUORUM_TEST_MIGRATIONS": f"tests.migrations_scenarios.{scenario}.alpha",
     }
+    beta = f"tests.migrations_scenarios.{scenario}.beta"
+    if find_spec(beta) is not None:
+        environment["SYZYGY_QUORUM_TEST_BETA_MIGRATIONS"] = beta
     with output.open("wb") as stdout:
         process = subprocess.Popen(
-            [sys.executable, "-m", "django", "migrate", "alpha", "0002"],
+            [sys.executable, "-m", "django", "migrate", *arguments],
             cwd=REPOSITORY,
             env=environment,
             stdout=stdout,
@@ -370,16 +392,9 @@ def kill_mid_copy(scenario: str, column: str, output: Path) -> None:
         )
     try:
         deadline = time.monotonic() + 60
-        while (
-            not fetch(
-                "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
-                "AND attname = %s",
-                [column],
-            )
-            or not copied_rows(column) > 0
-        ):
+        while not until():
             assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "the copy never started"
+            assert time.monotonic() < deadline, "the moment never came"
             time.sleep(0.002)
     finally:
         process.send_signal(signal.SIGKILL)
