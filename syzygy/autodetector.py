@@ -318,6 +318,12 @@ class StageAwareAutodetectorMixin:
                     f"swaps it in (on PostgreSQL; elsewhere the post-deploy "
                     f"migration alters the field)"
                 )
+                if old_field.primary_key:
+                    way = way.replace(
+                        "a column of the new type",
+                        "columns of the new type to the key and to every column "
+                        "referencing it",
+                    ).replace("it in", "them in")
                 if widens_type(old_field, operation.field):
                     zero_downtime = (
                         f"Change the type without rewriting the table: {way}"
@@ -387,6 +393,11 @@ class StageAwareAutodetectorMixin:
         columns involves, and that doesn't become NOT NULL (the deployed code
         may still write NULL)."""
         new_field = operation.field
+        if old_field.primary_key and new_field.primary_key:
+            return (
+                widens_type(old_field, new_field)
+                and self._key_obstacle(app_label, operation.model_name_lower) is None
+            )
         return (
             not (old_field.null and not new_field.null)
             and not (old_field.is_relation or new_field.is_relation)
@@ -395,6 +406,22 @@ class StageAwareAutodetectorMixin:
             )
             is None
         )
+
+    def _key_obstacle(self, app_label: str, model_name: str) -> str | None:
+        """Return why the primary key of a model can't change its type in an
+        expand and a contract step, or ``None`` if it can."""
+        target = f"{app_label}.{model_name}"
+        for (label, name), other in self.from_state.models.items():
+            for field_name, field in other.fields.items():
+                if (
+                    field.primary_key
+                    and field.is_relation
+                    and str(field.related_model).lower() == target
+                ):
+                    # Its own key would change type, and the columns
+                    # referencing that one.
+                    return f"the primary key {label}.{name}.{field_name} references it"
+        return None
 
     def _confirm_table_rewrite(
         self,

@@ -280,6 +280,8 @@ def rewrites_table(old_field: AnyField, new_field: AnyField) -> bool:
 _WIDER_TYPES = {
     "SmallIntegerField": {"IntegerField", "BigIntegerField"},
     "IntegerField": {"BigIntegerField"},
+    "SmallAutoField": {"AutoField", "BigAutoField"},
+    "AutoField": {"BigAutoField"},
 }
 
 

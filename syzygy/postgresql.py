@@ -71,6 +71,19 @@ def has_column(
     )
 
 
+def column_type(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, column: str
+) -> str | None:
+    """Return the type of the column ``column`` of ``table`` (``None``: no
+    such column), without its modifiers: ``bigint``, ``character varying``."""
+    return _fetch(  # type: ignore[no-any-return]
+        schema_editor,
+        "SELECT format_type(atttypid, NULL) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+        [schema_editor.quote_name(table), column],
+    )
+
+
 def _has_constraint(
     schema_editor: BaseDatabaseSchemaEditor, table: str, name: str
 ) -> bool:

@@ -3,7 +3,8 @@
 SQLite by default; ``SYZYGY_TEST_DATABASE=postgresql`` selects PostgreSQL
 (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD`` override the loopback
 defaults; ``SYZYGY_TEST_DATABASE_PREFIX`` renames the databases, so that two
-checkouts can run their suites at once). ``REDIS_URL`` adds a Redis cache alias named ``redis``.
+checkouts can run their suites at once). ``REDIS_URL`` adds a Redis cache
+alias named ``redis``.
 """
 
 from __future__ import annotations

@@ -572,6 +572,67 @@ def test_a_wider_integer_type_is_an_expand_and_a_contract() -> None:
     ) == ["ExpandAlterField", "ContractAlterField"]
 
 
+def key_changes(
+    before: models.Field[Any, Any], after: models.Field[Any, Any], *others: ModelState
+) -> tuple[list[str], WarningQuestioner]:
+    """Return the operations written for a change of the primary key of
+    alpha.Author, which beta.Book references, and the questioner."""
+    book = ModelState(
+        "beta",
+        "Book",
+        [ID, ("author", models.ForeignKey("alpha.Author", models.CASCADE))],
+    )
+    questioner = WarningQuestioner()
+    written = changes(
+        state(ModelState("alpha", "Author", [("id", before)]), book, *others),
+        state(ModelState("alpha", "Author", [("id", after)]), book, *others),
+        questioner,
+    )
+    operations = [
+        type(operation).__name__
+        for migrations_ in written.values()
+        for migration in migrations_
+        for operation in migration.operations
+    ]
+    return operations, questioner
+
+
+def test_a_wider_primary_key_is_an_expand_and_a_contract_without_question() -> None:
+    for before, after in (
+        (models.AutoField(primary_key=True), models.BigAutoField(primary_key=True)),
+        (models.SmallAutoField(primary_key=True), models.AutoField(primary_key=True)),
+        (
+            models.IntegerField(primary_key=True),
+            models.BigIntegerField(primary_key=True),
+        ),
+    ):
+        operations, questioner = key_changes(before, after)
+        assert operations == ["ExpandAlterField", "ContractAlterField"]
+        assert questioner.warnings == []
+
+
+def test_a_primary_key_a_child_model_shares_is_not_widened_in_steps() -> None:
+    child = ModelState(
+        "beta",
+        "Writer",
+        [
+            (
+                "author_ptr",
+                models.OneToOneField(
+                    "alpha.Author", models.CASCADE, parent_link=True, primary_key=True
+                ),
+            )
+        ],
+        bases=("alpha.author",),
+    )
+    with pytest.raises(MakemigrationsAborted, match="without locking the table"):
+        key_changes(
+            models.AutoField(primary_key=True),
+            models.BigAutoField(primary_key=True),
+            child,
+        )
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [

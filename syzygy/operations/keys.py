@@ -60,18 +60,14 @@ def _all_references(
     the plan applies after it, applied too.
     """
     found = {
-        (field.model._meta.db_table, field.column): field
-        for field in references(model)
+        (field.model._meta.db_table, field.column): field for field in references(model)
     }
     loader = MigrationLoader(schema_editor.connection)
     applied = [key for key in loader.applied_migrations if key in loader.graph.nodes]
-    if applied:
-        apps = loader.project_state(applied, at_end=True).apps
-        try:
-            applied_model = apps.get_model(model._meta.label)
-        except LookupError:
-            applied_model = None
-        for field in references(applied_model) if applied_model else []:
+    state = loader.project_state(applied, at_end=True)
+    if (model._meta.app_label, model._meta.model_name) in state.models:
+        applied_model = state.apps.get_model(model._meta.label)
+        for field in references(applied_model):
             found.setdefault((field.model._meta.db_table, field.column), field)
     return list(found.values())
 
@@ -140,17 +136,12 @@ class _WidenedKey:
         return self._swapped() or all(columns.has_target() for columns in self._all())
 
     def _swapped(self) -> bool:
-        return not self.key.has_target() and self._key_type() == self.target_type
-
-    def _key_type(self) -> str | None:
-        with self.schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT format_type(atttypid, NULL) FROM pg_attribute "
-                "WHERE attrelid = to_regclass(%s) AND attname = %s",
-                [self.key.quoted_table, self.key.source_column],
+        """Return whether the key has been swapped: no shadow, the new type."""
+        return not self.key.has_target() and self.target_type == (
+            postgresql.column_type(
+                self.schema_editor, self.key.table, self.key.source_column
             )
-            row = cursor.fetchone()
-        return None if row is None else str(row[0])
+        )
 
     def expand(self, label: str) -> None:
         """Add, fill and index the shadow columns; if the values don't fit,
