@@ -142,6 +142,14 @@ def add_constraint_not_valid(
     """
     if not (_inspecting(schema_editor) and _has_constraint(schema_editor, table, name)):
         schema_editor.execute(f"{add_constraint} NOT VALID", params=None)
+    validate_constraint(schema_editor, table, name)
+
+
+def validate_constraint(
+    schema_editor: BaseDatabaseSchemaEditor, table: str, name: str
+) -> None:
+    """Check the rows a constraint added ``NOT VALID`` didn't, with a lock
+    that lets reads and writes go on."""
     try:
         schema_editor.execute(
             f"ALTER TABLE {schema_editor.quote_name(table)} "

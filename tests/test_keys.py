@@ -504,7 +504,7 @@ def test_a_serial_key_keeps_its_sequence_of_the_new_type(
 
 
 @postgresql_only
-def test_indexes_and_constraints_of_several_columns_follow_the_new_columns(
+def test_every_index_and_constraint_follows_the_new_columns(
     use_scenario: Scenario,
 ) -> None:
     schemas = []
@@ -519,7 +519,12 @@ def test_indexes_and_constraints_of_several_columns_follow_the_new_columns(
                 "ALTER TABLE beta_book ADD CONSTRAINT beta_book_title_or_author "
                 "CHECK (author_id > 0 OR title <> ''); "
                 "ALTER TABLE beta_profile ADD CONSTRAINT beta_profile_bio_author "
-                "UNIQUE (bio, author_id) DEFERRABLE INITIALLY DEFERRED"
+                "UNIQUE (bio, author_id) DEFERRABLE INITIALLY DEFERRED; "
+                # Made by hand: no field defines them.
+                "CREATE UNIQUE INDEX alpha_author_id_again ON alpha_author (id); "
+                "CREATE INDEX beta_book_author_desc ON beta_book (author_id DESC); "
+                "ALTER TABLE beta_book ADD CONSTRAINT beta_book_author_positive "
+                "CHECK (author_id > 0)"
             )
         migrate("alpha", target)
         schemas.append(schema())
@@ -530,6 +535,8 @@ def test_indexes_and_constraints_of_several_columns_follow_the_new_columns(
     assert ours["beta_book"]["indexes"]["beta_book_title_author"].endswith(
         "USING btree (title, author_id) WHERE (author_id > 0)"
     )
+    assert "alpha_author_id_again" in ours["alpha_author"]["indexes"]
+    assert "beta_book_author_desc" in ours["beta_book"]["indexes"]
     assert ours["beta_profile"]["constraints"]["beta_profile_bio_author"] == (
         "UNIQUE (bio, author_id) DEFERRABLE INITIALLY DEFERRED true"
     )
@@ -568,3 +575,33 @@ def test_a_key_without_sequence_and_references_without_constraint(
     assert 'ALTER TABLE "alpha_use" DROP COLUMN IF EXISTS "code_id"' in sql
     assert "SEQUENCE" not in sql
     assert "FOREIGN KEY" not in sql
+
+
+@postgresql_only
+def test_two_keys_a_many_to_many_table_references_are_widened_in_one_deploy(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("keys_both")
+    migrate("beta", "0001")
+    seed(1_000)
+    before = schema()["beta_club_members"]
+
+    call_command("migrate", verbosity=0, pre_deploy=True)
+    call_command("migrate", verbosity=0)
+
+    after = schema()["beta_club_members"]
+    assert {name: kind for name, (kind, *_) in after["columns"].items()} == {
+        "id": "integer",
+        "club_id": "bigint",
+        "author_id": "bigint",
+    }
+    assert after["indexes"] == before["indexes"]
+    assert (
+        named_as_altered(schema())["beta_club_members"]["constraints"]
+        == (
+            named_as_altered({**schema(), "beta_club_members": before})[
+                "beta_club_members"
+            ]["constraints"]
+        )
+    )
+    assert fetch("SELECT count(*) FROM beta_club_members") == [(1_000,)]

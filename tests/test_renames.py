@@ -354,16 +354,12 @@ def kill_mid_copy(scenario: str, column: str, output: Path) -> None:
     kill it once the copy to ``column`` has started."""
 
     def copying() -> bool:
-        return (
-            bool(
-                fetch(
-                    "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
-                    "AND attname = %s",
-                    [column],
-                )
-            )
-            and copied_rows(column) > 0
+        started = fetch(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = 'alpha_book'::regclass "
+            "AND attname = %s",
+            [column],
         )
+        return bool(started) and copied_rows(column) > 0
 
     kill_when(copying, scenario, ["alpha", "0002"], output)
 

@@ -110,20 +110,21 @@ class _WidenedKey:
             target.model = owner
             column = str(column_of.column)
             target.column = _shadow_column(schema_editor, owner._meta.db_table, column)
+            # The indexes and constraints the column has, whatever made them.
             return _SyncedColumns(
-                schema_editor, owner, column, target, source_type=self.source_type
+                schema_editor,
+                owner,
+                column,
+                target,
+                source_type=self.source_type,
+                copy_all=True,
             )
 
         self.key = synced(current)
         self.references = [
             (
                 reference,
-                synced(
-                    reference,
-                    null=reference.null,
-                    unique=reference.unique,
-                    db_index=reference.db_index and not reference.unique,
-                ),
+                synced(reference, null=reference.null),
             )
             for reference in _all_references(model, schema_editor)
         ]
@@ -164,6 +165,9 @@ class _WidenedKey:
         validate the foreign keys, each in a transaction of its own."""
         collecting = self.schema_editor.collect_sql
         if collecting or not self._swapped():
+            if not collecting:
+                for columns in self._all():
+                    columns.copy_structures()
             first, last = self._sequence_statements()
             statements = [*first]
             # The references first: their foreign keys depend on the key.
@@ -176,10 +180,8 @@ class _WidenedKey:
                 for _, _, add_foreign_key in self._foreign_keys()
             ]
             _execute_together(self.schema_editor, statements)
-        for table, name, add_foreign_key in self._foreign_keys():
-            postgresql.add_constraint_not_valid(
-                self.schema_editor, table, name, add_foreign_key
-            )
+        for table, name, _ in self._foreign_keys():
+            postgresql.validate_constraint(self.schema_editor, table, name)
 
     def _foreign_keys(self) -> list[tuple[str, str, str]]:
         """Return the table, name and ``ADD CONSTRAINT`` statement of each

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.db import DataError, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -79,6 +79,17 @@ _PROVISIONAL_SUFFIX = "_syzygy"
 _SHADOW_SUFFIX = "_syzygy"
 
 
+class _Structure(NamedTuple):
+    """An index or a constraint of a table: its kind is "i" for an index,
+    else the type of the constraint ("p", "u", "c")."""
+
+    name: str
+    kind: str
+    definition: str
+    unique: bool
+    deferred: bool
+
+
 class _SyncedColumns:
     """A column kept equal to another of its table by a trigger, on PostgreSQL.
 
@@ -88,7 +99,9 @@ class _SyncedColumns:
     target's, values are cast from one to the other, or converted with the
     SQL expressions ``conversion`` (source to target) and
     ``reverse_conversion`` (target to source), in which ``{column}`` stands
-    for the value converted.
+    for the value converted. With ``copy_all``, the target gets a copy of
+    every index and constraint of the source but its foreign key, instead
+    of those its field defines.
     """
 
     def __init__(
@@ -100,8 +113,10 @@ class _SyncedColumns:
         source_type: str | None = None,
         conversion: str | None = None,
         reverse_conversion: str | None = None,
+        copy_all: bool = False,
     ) -> None:
         self.schema_editor = schema_editor
+        self.copy_all = copy_all
         self.model = model
         self.target = target
         quote = schema_editor.quote_name
@@ -165,7 +180,7 @@ class _SyncedColumns:
                 ) from error
         named = self._provisional_name
         _add_constraints(self.schema_editor, self.model, None, self.target, named)
-        self._copy_structures()
+        self.copy_structures()
         check = self.target.db_check(self.schema_editor.connection)
         if check:
             name = named(_check_name(self.schema_editor, self.model, self.target))
@@ -199,11 +214,14 @@ class _SyncedColumns:
         gives it, as ``RenameField`` leaves them; it gets its database
         default.
         """
+        if not self.schema_editor.collect_sql:
+            self.copy_structures()
         self._execute(*self.finish_statements(rename_to))
 
     def finish_statements(self, rename_to: str | None = None) -> list[str]:
         """Return the statements of ``finish``, to run in one transaction."""
-        renames = [*self._renames(), *self._copies_taking_names()]
+        copies = self._copied_structures()
+        renames = [*self._renames(copies), *self._copies_taking_names(copies)]
         if self.schema_editor.collect_sql and not renames:
             # sqlmigrate, before the expand step ran.
             self.schema_editor.collected_sql.append(
@@ -242,9 +260,10 @@ class _SyncedColumns:
             self.schema_editor, self.table, name, _PROVISIONAL_SUFFIX
         )
 
-    def _renames(self) -> list[str]:
+    def _renames(self, copies: list[_Structure]) -> list[str]:
         """Return the statements that give the target's indexes and
-        constraints their final names."""
+        constraints their final names; the ``copies`` of structures take
+        theirs otherwise."""
         quote = self.schema_editor.quote_name
         source: dict[tuple[str, str], list[str]] = {}
         target: list[tuple[str, str, str]] = []
@@ -253,9 +272,10 @@ class _SyncedColumns:
                 source.setdefault((kind, signature), []).append(name)
             else:
                 target.append((name, kind, signature))
+        copied = {self._copy_name(structure.name) for structure in copies}
         statements = []
         for name, kind, signature in target:
-            if not name.endswith(_PROVISIONAL_SUFFIX):
+            if not name.endswith(_PROVISIONAL_SUFFIX) or name in copied:
                 continue
             if kind == "f":
                 statement = compat.foreign_key_statement(
@@ -307,33 +327,39 @@ class _SyncedColumns:
             )
             return list(cursor.fetchall())
 
-    def _copied_structures(self) -> list[tuple[str, str, str]]:
+    def _copied_structures(self) -> list[_Structure]:
         """Return the primary key and the indexes and constraints of several
-        columns that include the source column: name, kind ("i" for an
-        index, else the constraint's type) and definition, the source column
-        replaced by the target one.
+        columns that include the source column (with ``copy_all``, all of
+        them but its foreign key), their definitions with the target column
+        instead.
 
-        The target gets copies of them, under provisional names.
+        The target gets copies of them, under provisional names; copies made
+        for other targets are left out.
         """
         with self.schema_editor.connection.cursor() as cursor:
             cursor.execute(
                 "WITH source AS (SELECT attnum FROM pg_attribute "
                 "WHERE attrelid = to_regclass(%(table)s) AND attname = %(source)s) "
                 "SELECT relname, coalesce(contype::text, 'i'), "
-                "condeferrable AND condeferred, pg_get_indexdef(indexrelid) "
+                "pg_get_indexdef(indexrelid), indisunique, "
+                "coalesce(condeferrable AND condeferred, false) "
                 "FROM pg_index JOIN pg_class ON pg_class.oid = indexrelid "
                 "LEFT JOIN pg_constraint ON conrelid = indrelid "
-                "AND conindid = indexrelid "
+                "AND conindid = indexrelid AND contype <> 'f' "
                 "WHERE indrelid = to_regclass(%(table)s) "
                 "AND (SELECT attnum FROM source) = ANY(indkey::int2[]) "
-                "AND (indnatts > 1 OR contype = 'p') "
+                "AND (indnatts > 1 OR contype = 'p' OR %(all)s) "
                 "UNION ALL "
-                "SELECT conname, 'c', false, pg_get_constraintdef(oid) "
+                "SELECT conname, 'c', pg_get_constraintdef(oid), false, false "
                 "FROM pg_constraint WHERE conrelid = to_regclass(%(table)s) "
-                "AND contype = 'c' AND cardinality(conkey) > 1 "
+                "AND contype = 'c' AND (cardinality(conkey) > 1 OR %(all)s) "
                 "AND (SELECT attnum FROM source) = ANY(conkey) "
                 "ORDER BY 1",
-                {"table": self.quoted_table, "source": self.source_column},
+                {
+                    "table": self.quoted_table,
+                    "source": self.source_column,
+                    "all": self.copy_all,
+                },
             )
             rows = cursor.fetchall()
             # As the definitions write them: quoted only where needed.
@@ -344,58 +370,69 @@ class _SyncedColumns:
             source_identifier, target = cursor.fetchone()
         source = re.compile(rf"(?<![\w$\"]){re.escape(source_identifier)}(?![\w$\"])")
         structures = []
-        for name, kind, deferred, definition in rows:
+        for name, kind, definition, unique, deferred in rows:
+            if name.endswith(_PROVISIONAL_SUFFIX):
+                continue
             if kind != "c":
                 # The columns and method, after the index's name and table.
                 definition = definition.split(" USING ", 1)[1]
-                if deferred:
-                    kind += " deferred"
-            structures.append((name, kind, source.sub(target, definition)))
+            definition = source.sub(target, definition)
+            structures.append(_Structure(name, kind, definition, unique, deferred))
         return structures
 
-    def _copy_structures(self) -> None:
+    def copy_structures(self) -> None:
         """Give the target copies of the structures ``_copied_structures``
-        returns, under provisional names, without blocking writes."""
-        for name, kind, definition in self._copied_structures():
-            copy = self._provisional_name(name)
+        returns, under provisional names, without blocking writes; keep those
+        it has.
+
+        A copy of a structure on two columns that both get a target goes
+        with the other's source column: finishing builds it again.
+        """
+        for structure in self._copied_structures():
+            copy = self._copy_name(structure.name)
             quoted = self.schema_editor.quote_name(copy)
-            if kind == "c":
+            if structure.kind == "c":
                 postgresql.add_constraint_not_valid(
                     self.schema_editor,
                     self.table,
                     copy,
                     f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT {quoted} "
-                    f"{definition}",
+                    f"{structure.definition}",
                 )
                 continue
-            unique = "" if kind == "i" else "UNIQUE "
+            unique = "UNIQUE " if structure.unique else ""
             postgresql.create_index_concurrently(
                 self.schema_editor,
                 copy,
                 f"CREATE {unique}INDEX {quoted} ON {self.quoted_table} "
-                f"USING {definition}",
+                f"USING {structure.definition}",
             )
 
-    def _copies_taking_names(self) -> list[str]:
-        """Return the statements that give the copies ``_copy_structures``
+    def _copy_name(self, name: str) -> str:
+        """Return the provisional name of the target's copy of ``name``; the
+        copies of one structure for two targets differ."""
+        return self._provisional_name(f"{name}_{self.target.column}")
+
+    def _copies_taking_names(self, copies: list[_Structure]) -> list[str]:
+        """Return the statements that give the copies ``copy_structures``
         made the names of the structures they copy, once these are gone."""
         quote = self.schema_editor.quote_name
         statements = []
-        for name, kind, _ in self._copied_structures():
-            copy = quote(self._provisional_name(name))
-            kind, _, deferred = kind.partition(" ")
-            if kind == "i":
-                statements.append(f"ALTER INDEX {copy} RENAME TO {quote(name)}")
-            elif kind == "c":
+        for structure in copies:
+            name = quote(structure.name)
+            copy = quote(self._copy_name(structure.name))
+            if structure.kind == "i":
+                statements.append(f"ALTER INDEX {copy} RENAME TO {name}")
+            elif structure.kind == "c":
                 statements.append(
                     f"ALTER TABLE {self.quoted_table} RENAME CONSTRAINT {copy} "
-                    f"TO {quote(name)}"
+                    f"TO {name}"
                 )
             else:
-                constraint = "PRIMARY KEY" if kind == "p" else "UNIQUE"
-                options = " DEFERRABLE INITIALLY DEFERRED" if deferred else ""
+                constraint = "PRIMARY KEY" if structure.kind == "p" else "UNIQUE"
+                options = " DEFERRABLE INITIALLY DEFERRED" if structure.deferred else ""
                 statements.append(
-                    f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT {quote(name)} "
+                    f"ALTER TABLE {self.quoted_table} ADD CONSTRAINT {name} "
                     f"{constraint} USING INDEX {copy}{options}"
                 )
         return statements

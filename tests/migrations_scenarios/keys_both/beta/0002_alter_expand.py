@@ -1,0 +1,17 @@
+from django.db import migrations, models
+
+import syzygy.operations
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("alpha", "0002_alter_expand"), ("beta", "0001_initial")]
+
+    operations = [
+        syzygy.operations.ExpandAlterField(
+            model_name="club",
+            name="id",
+            field=models.BigAutoField(primary_key=True, serialize=False),
+        ),
+    ]
