@@ -333,7 +333,8 @@ def test_a_contract_killed_while_it_waits_for_its_locks_changed_nothing(
         return bool(
             fetch(
                 "SELECT 1 FROM pg_locks WHERE NOT granted "
-                "AND relation = 'beta_profile'::regclass"
+                "AND relation = 'beta_profile'::regclass AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         )
 

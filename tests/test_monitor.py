@@ -43,7 +43,9 @@ def monitor_sessions() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = 'syzygy migrate monitor'"
+            "WHERE application_name = 'syzygy migrate monitor' "
+            # Not those of a suite running beside on another database.
+            "AND datname = current_database()"
         )
         (count,) = cursor.fetchone()
     return int(count)
@@ -286,7 +288,9 @@ def test_a_monitor_that_loses_its_connection_stops_watching(
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'syzygy migrate monitor'"
+                "WHERE application_name = 'syzygy migrate monitor' "
+                # Not those of a suite running beside on another database.
+                "AND datname = current_database()"
             )
         connection.close()
 
