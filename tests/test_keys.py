@@ -613,3 +613,19 @@ def test_two_keys_a_many_to_many_table_references_are_widened_in_one_deploy(
         )
     )
     assert fetch("SELECT count(*) FROM beta_club_members") == [(1_000,)]
+
+
+def test_the_steps_of_a_key_say_they_cover_the_columns_referencing_it() -> None:
+    from django.db import models
+
+    from syzygy.operations import ContractAlterField, ExpandAlterField
+
+    key = models.BigAutoField(primary_key=True)
+    assert ExpandAlterField("author", "id", key).describe() == (
+        "Add columns of the new type to the key id of author and to every column "
+        "referencing it, in sync until the contract step (pre-deploy)"
+    )
+    assert ContractAlterField("author", "id", key).describe() == (
+        "Alter field id on author: swap in the columns of the new type, the key's "
+        "and those referencing it (post-deploy)"
+    )

@@ -133,6 +133,12 @@ class ExpandAlterField(_Converting, OutsideTransaction, _StateUnchanged):
         _shadowing(schema_editor, model, self.name, self.field).drop()
 
     def describe(self) -> str:
+        if self.field.primary_key:
+            return (
+                f"Add columns of the new type to the key {self.name} of "
+                f"{self.model_name} and to every column referencing it, in sync "
+                f"until the contract step (pre-deploy)"
+            )
         return (
             f"Add a column of the new type of field {self.name} on "
             f"{self.model_name}, in sync until the contract step (pre-deploy)"
@@ -215,9 +221,14 @@ class ContractAlterField(_Converting, OutsideTransaction, operations.AlterField)
         columns.finish(rename_to=str(field.column))
 
     def describe(self) -> str:
+        columns = (
+            "the columns of the new type, the key's and those referencing it"
+            if self.field.primary_key
+            else "the column of the new type"
+        )
         return (
-            f"Alter field {self.name} on {self.model_name}: swap in the column of "
-            "the new type (post-deploy)"
+            f"Alter field {self.name} on {self.model_name}: swap in {columns} "
+            "(post-deploy)"
         )
 
     @property
