@@ -13,13 +13,17 @@ from django.db.migrations.state import ProjectState
 from django.db.models import Field
 
 __all__ = (
+    "add_alias",
     "ask_default",
+    "create_database",
     "choice_input",
+    "destroy_database",
     "effective_default",
     "field_index_statements",
     "foreign_key_statement",
     "get_migrate_executor",
     "index_name",
+    "remove_alias",
     "new_connection",
     "set_migrate_executor",
     "unique_statement",
@@ -117,3 +121,37 @@ def index_name(
 def collate_sql(schema_editor: BaseDatabaseSchemaEditor, collation: str) -> str:
     """Return the ``COLLATE`` clause of a column definition, as Django writes it."""
     return schema_editor._collate_sql(collation)  # type: ignore[attr-defined,no-any-return]
+
+
+# A rehearsal's scratch database is made and dropped the way the test runner
+# makes and drops test databases; these methods are private on every version
+# (5.2 to 6.1), and the public create_test_db() would also migrate it.
+
+
+def create_database(connection: BaseDatabaseWrapper) -> str:
+    """Create the database named by ``connection``'s ``TEST["NAME"]``; return
+    its name."""
+    return connection.creation._create_test_db(  # type: ignore[no-any-return]
+        verbosity=0, autoclobber=True, keepdb=False
+    )
+
+
+def destroy_database(connection: BaseDatabaseWrapper, name: str) -> None:
+    """Drop the database ``name`` that ``create_database`` made."""
+    connection.creation._destroy_test_db(name, verbosity=0)
+
+
+# An alias added for a while: ConnectionHandler.settings is undocumented
+# (5.2 to 6.1), and the migrate command accepts only aliases listed there.
+
+
+def add_alias(alias: str, settings: dict[str, Any]) -> None:
+    """Make ``alias`` a database alias with ``settings``, in every thread."""
+    connections.settings[alias] = settings
+
+
+def remove_alias(alias: str) -> None:
+    """Forget ``alias`` and this thread's connection to it."""
+    if hasattr(connections._connections, alias):  # type: ignore[attr-defined]
+        del connections[alias]
+    del connections.settings[alias]
