@@ -206,6 +206,9 @@ class _Rehearsal:
             assert event.migration is not None
             step = self._step(event.migration)
             step.stall = round(writes.longest(event.started, event.ended), 3)
+        if not events:
+            # No migration ran: the writes saw what the last round saw.
+            return
         for finished, failure in writes.failures:
             # The migration under way, or the last one applied.
             position = max(

@@ -39,6 +39,8 @@ READ_ROWS = 20
 # How many rows bulk_create inserts at once.
 BULK_ROWS = 3
 SEED_BATCH = 500
+# A delete picks its row among this many of the oldest.
+DELETE_AMONG = 1000
 
 Model: TypeAlias = type[models.Model]
 Field: TypeAlias = "models.Field[Any, Any]"
@@ -219,7 +221,8 @@ class Side:
                 model._meta.label,
                 operation,
                 error.__class__.__name__,
-                " ".join(str(error).split()),
+                # The first line: the rest repeats values of the row.
+                str(error).strip().splitlines()[0] if str(error).strip() else "",
             )
         return None
 
@@ -227,16 +230,15 @@ class Side:
         self, model: Model, created: list[models.Model]
     ) -> dict[str, Callable[[], Any]]:
         rows = model._default_manager.db_manager(self.database)
-        # Generated up front, so that a model no value can be made for is
-        # skipped whole before any query.
-        values = self._values(model)
+        values: dict[str, Any] = {}
 
         def create() -> None:
+            values.update(self._values(model))
             instance = rows.create(**values)
             for field in model._meta.many_to_many:
                 if field.remote_field.through._meta.auto_created:  # type: ignore[union-attr]
                     getattr(instance, field.name).add(
-                        self._reference(field, "pk")
+                        self._reference(field, "pk", (model,))
                     )
             created.append(instance)
 
@@ -245,7 +247,12 @@ class Side:
 
         def filter() -> None:
             field = _filterable(model)
-            list(rows.filter(**{field.attname: values[field.attname]})[:READ_ROWS])
+            if field is None:
+                list(rows.filter(pk__in=[instance.pk for instance in created]))
+            else:
+                # None, if creating failed: a filter on IS NULL.
+                value = values.get(field.attname)
+                list(rows.filter(**{field.attname: value})[:READ_ROWS])
 
         def update() -> None:
             instance = created[0] if created else rows.order_by("-pk").first()
@@ -264,10 +271,13 @@ class Side:
         def delete() -> None:
             for instance in created:
                 instance.delete(using=self.database)
-            # A row the app didn't just make: others may refer to it.
-            oldest = rows.order_by("pk").first()
-            if oldest is not None:
-                oldest.delete(using=self.database)
+            # Also a row the app didn't just make, which others may refer
+            # to: any of them, as users pick what they delete.
+            existing = rows.count()
+            if existing:
+                offset = self.generator.random.randrange(min(existing, DELETE_AMONG))
+                for instance in rows.order_by("pk")[offset : offset + 1]:
+                    instance.delete(using=self.database)
 
         def relations() -> None:
             forward = [
@@ -297,20 +307,25 @@ class Side:
             "relations": relations,
         }
 
-    def _create(self, model: Model) -> models.Model:
+    def _create(self, model: Model, chain: tuple[Model, ...] = ()) -> models.Model:
         rows = model._default_manager.db_manager(self.database)
-        return rows.create(**self._values(model))
+        return rows.create(**self._values(model, chain))
 
-    def _values(self, model: Model) -> dict[str, Any]:
+    def _values(self, model: Model, chain: tuple[Model, ...] = ()) -> dict[str, Any]:
         return field_values(
             model,
             self.generator,
-            lambda field: self._reference(field, field.target_field.attname),  # type: ignore[attr-defined]
+            lambda field: self._reference(
+                field,
+                field.target_field.attname,  # type: ignore[attr-defined]
+                (*chain, model),
+            ),
         )
 
-    def _reference(self, field: Field, attname: str) -> Any:
-        """Return the value of a relation to a row of its model: a new row
-        if the relation is one to one, else one of the latest rows."""
+    def _reference(self, field: Field, attname: str, chain: tuple[Model, ...]) -> Any:
+        """Return the value of a relation to a row of its model: one of the
+        latest rows, or a new row if the relation is one to one or there is
+        none (``chain`` holds the models whose rows wait for it)."""
         target: Model = field.related_model  # type: ignore[assignment]
         if not field.unique:
             latest = list(
@@ -320,16 +335,26 @@ class Side:
             )
             if latest:
                 return self.generator.random.choice(latest)
-        return getattr(self._create(target), attname)
+        if field.null:
+            return None
+        if target in chain:
+            raise Unsupported(
+                f"its rows and the {target._meta.label} rows it requires "
+                "require each other"
+            )
+        return getattr(self._create(target, chain), attname)
 
 
-def _filterable(model: Model) -> Field:
+def _filterable(model: Model) -> Field | None:
     """Return the field an app would filter ``model`` on: its first column
-    that compares by equality on every database."""
+    that compares by equality on every database, and is not a relation."""
     for field in writable_fields(model):
-        if not isinstance(field, (models.JSONField, models.BinaryField)):
+        if not (
+            field.is_relation
+            or isinstance(field, (models.JSONField, models.BinaryField))
+        ):
             return field
-    return model._meta.pk  # type: ignore[return-value]
+    return None
 
 
 class Writes(threading.Thread):
@@ -345,22 +370,25 @@ class Writes(threading.Thread):
 
     def run(self) -> None:
         try:
-            models_in_turn = itertools.cycle(self.side.models)
-            while self.side.models and not self._stop_event.is_set():
-                model = next(models_in_turn)
-                start = time.monotonic()
-                failure = self.side.write(model)
-                end = time.monotonic()
-                self.timings.append((start, end))
-                if failure is not None:
-                    self.failures.append((end, failure))
-                # Leave the migration room to take its locks.
-                self._stop_event.wait(0.005)
+            # Once told to stop, a last turn over every model: each is then
+            # written after the last migration, whatever the timing.
+            last_turn = False
+            while self.side.models and not last_turn:
+                last_turn = self._stop_event.is_set()
+                for model in self.side.models:
+                    start = time.monotonic()
+                    failure = self.side.write(model)
+                    end = time.monotonic()
+                    self.timings.append((start, end))
+                    if failure is not None:
+                        self.failures.append((end, failure))
+                    # Leave the migration room to take its locks.
+                    time.sleep(0.002)
         finally:
             connections[self.side.database].close()
 
     def stop(self) -> None:
-        """Stop the loop once the insert under way ends, and wait for it."""
+        """Stop the loop after a last turn over every model, and wait for it."""
         self._stop_event.set()
         self.join()
 
