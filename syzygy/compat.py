@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.commands import migrate
 from django.db import connections
+from django.db.utils import load_backend
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
@@ -13,18 +14,18 @@ from django.db.migrations.state import ProjectState
 from django.db.models import Field
 
 __all__ = (
-    "add_alias",
     "ask_default",
     "create_database",
     "choice_input",
+    "close_thread_connection",
     "destroy_database",
     "effective_default",
     "field_index_statements",
     "foreign_key_statement",
     "get_migrate_executor",
     "index_name",
-    "remove_alias",
     "new_connection",
+    "open_thread_connection",
     "set_migrate_executor",
     "unique_statement",
     "unrendered_copy",
@@ -141,17 +142,24 @@ def destroy_database(connection: BaseDatabaseWrapper, name: str) -> None:
     connection.creation._destroy_test_db(name, verbosity=0)
 
 
-# An alias added for a while: ConnectionHandler.settings is undocumented
-# (5.2 to 6.1), and the migrate command accepts only aliases listed there.
+# The scratch database's connections: one per thread, under an alias that
+# no setting names. Assigning connections[alias] is undocumented (Django 5.2
+# to 6.1); Django's test cases allow such dynamically created connections,
+# where an alias added to the settings would be refused.
 
 
-def add_alias(alias: str, settings: dict[str, Any]) -> None:
-    """Make ``alias`` a database alias with ``settings``, in every thread."""
-    connections.settings[alias] = settings
+def open_thread_connection(alias: str, settings: dict[str, Any]) -> BaseDatabaseWrapper:
+    """Make this thread's ``connections[alias]`` a connection with ``settings``."""
+    wrapper: BaseDatabaseWrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(
+        settings, alias
+    )
+    connections[alias] = wrapper
+    return wrapper
 
 
-def remove_alias(alias: str) -> None:
-    """Forget ``alias`` and this thread's connection to it."""
-    if hasattr(connections._connections, alias):  # type: ignore[attr-defined]
+def close_thread_connection(alias: str) -> None:
+    """Close this thread's ``connections[alias]``, if any, and forget it."""
+    wrapper = getattr(connections._connections, alias, None)  # type: ignore[attr-defined]
+    if wrapper is not None:
+        wrapper.close()
         del connections[alias]
-    del connections.settings[alias]

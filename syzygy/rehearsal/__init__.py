@@ -34,7 +34,7 @@ from django.db.migrations.state import ProjectState
 
 from ..management.commands import migrate
 from .report import POST_DEPLOY, PRE_DEPLOY, ROLLOUT, FailingQuery, MigrationStep, Report
-from .scratch import ScratchDatabaseError, scratch_database
+from .scratch import ScratchDatabase, ScratchDatabaseError, scratch_database
 from .traffic import Failure, Side, Writes, generator_for, seed, shared_counter
 
 __all__ = ("RehearsalError", "Report", "rehearse")
@@ -106,19 +106,20 @@ class _Rehearsal:
         self,
         report: Report,
         loader: MigrationLoader,
-        scratch: str,
+        scratch: ScratchDatabase,
         old_state: ProjectState,
         new_state: ProjectState,
         seed_value: int,
     ) -> None:
         self.report = report
         self.loader = loader
-        self.scratch = scratch
+        self.scratch = scratch.alias
+        self.database = scratch
         self.seed_value = seed_value
         self.counter = shared_counter()
         self.old = Side("old", old_state, scratch, self._generator())
         self.new = Side("new", new_state, scratch, self._generator())
-        self.concurrent = connections[scratch].vendor == "postgresql"
+        self.concurrent = connections[self.scratch].vendor == "postgresql"
         self.events: list[_Event] = []
         self.first: dict[tuple[str, str, str], tuple[int, Failure]] = {}
         self.baseline: set[tuple[str, str, str]] = set()
@@ -132,14 +133,14 @@ class _Rehearsal:
     def worker(self) -> Iterator[None]:
         """Run the rounds of traffic in a thread of their own, on a
         connection of their own: never on the connection that migrates."""
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rehearsal")
+        self._pool = ThreadPoolExecutor(
+            1, thread_name_prefix="rehearsal", initializer=self.database.connect
+        )
         try:
             yield
         finally:
-            scratch = self.scratch
-            self._pool.submit(lambda: connections[scratch].close())
+            self._pool.submit(self.database.disconnect)
             self._pool.shutdown(wait=True)
-            connections[scratch].close()
 
     def _round(self, *sides: Side) -> list[Failure]:
         assert self._pool is not None

@@ -8,13 +8,20 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connections
 
-from ..compat import add_alias, create_database, destroy_database, remove_alias
+from ..compat import (
+    close_thread_connection,
+    create_database,
+    destroy_database,
+    open_thread_connection,
+)
 
-__all__ = ("ScratchDatabaseError", "scratch_database")
+__all__ = ("ScratchDatabase", "ScratchDatabaseError", "scratch_database")
 
 # PostgreSQL and MySQL cut longer names; the suffix must survive.
 _NAME_LENGTH = 63
@@ -24,18 +31,35 @@ class ScratchDatabaseError(Exception):
     """The scratch database could not be created."""
 
 
-@contextmanager
-def scratch_database(alias: str) -> Iterator[str]:
-    """Create an empty database on the server of ``alias`` and yield an
-    alias of its own for it; drop the database and forget the alias on the
-    way out, however it is left.
+@dataclass
+class ScratchDatabase:
+    """A database made for a rehearsal, reached under ``alias`` by the
+    threads that ``connect()``."""
 
-    On SQLite the database is a file in a temporary directory: threads of
-    the rehearsal share it, which an in-memory database would not allow.
+    alias: str
+    name: str
+    settings: dict[str, Any]
+
+    def connect(self) -> None:
+        """Give this thread a connection to the scratch database."""
+        open_thread_connection(self.alias, self.settings)
+
+    def disconnect(self) -> None:
+        """Close this thread's connection to the scratch database."""
+        close_thread_connection(self.alias)
+
+
+@contextmanager
+def scratch_database(alias: str) -> Iterator[ScratchDatabase]:
+    """Create an empty database on the server of ``alias``, connect this
+    thread to it and yield it; drop it on the way out, however it is left.
+
+    Every other thread must have closed its connection by then. On SQLite
+    the database is a file in a temporary directory: threads share it, which
+    an in-memory database would not allow.
     """
     source = connections[alias]
     suffix = uuid.uuid4().hex[:8]
-    scratch_alias = f"syzygy_rehearsal_{suffix}"
     settings = copy.deepcopy(source.settings_dict)
     directory = None
     if source.vendor == "sqlite":
@@ -45,11 +69,12 @@ def scratch_database(alias: str) -> Iterator[str]:
         tail = f"_rehearsal_{suffix}"
         name = f"{str(settings['NAME'])[: _NAME_LENGTH - len(tail)]}{tail}"
     settings["TEST"] = {**settings.get("TEST", {}), "NAME": name, "MIRROR": None}
-    add_alias(scratch_alias, settings)
+    scratch = ScratchDatabase(f"syzygy_rehearsal_{suffix}", name, settings)
+    scratch.connect()
     created = False
     try:
         try:
-            create_database(connections[scratch_alias])
+            create_database(connections[scratch.alias])
         except SystemExit as exit:
             # Django's test database creation exits on errors it has logged.
             raise ScratchDatabaseError(
@@ -58,14 +83,15 @@ def scratch_database(alias: str) -> Iterator[str]:
             ) from exit
         created = True
         settings["NAME"] = name
-        yield scratch_alias
+        yield scratch
     finally:
         try:
-            scratch = connections[scratch_alias]
-            scratch.close()
-            if created:
-                destroy_database(scratch, name)
+            wrapper = connections[scratch.alias]
+            wrapper.close()
+            # SQLite makes the file on the first connection only.
+            if created and (directory is None or Path(name).exists()):
+                destroy_database(wrapper, name)
         finally:
-            remove_alias(scratch_alias)
+            scratch.disconnect()
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from django.db import DatabaseError, connections, models, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.migrations.state import ProjectState
 from django.db.models.deletion import ProtectedError, RestrictedError
 
+from .scratch import ScratchDatabase
 from .values import Unsupported, ValueGenerator, is_generated
 
 __all__ = (
@@ -154,7 +155,11 @@ def seed(
             pass
         except Unsupported as error:
             notes.append(f"{model._meta.label} is not seeded: {error}.")
-        manager.bulk_create(instances, batch_size=SEED_BATCH)
+        try:
+            with transaction.atomic(using=database):
+                manager.bulk_create(instances, batch_size=SEED_BATCH)
+        except DatabaseError as error:
+            notes.append(f"{model._meta.label} is not seeded: {first_line(error)}")
         seeded[model._meta.label_lower] = list(
             manager.values_list("pk", flat=True).order_by("pk")
         )
@@ -172,12 +177,13 @@ class Side:
         self,
         name: str,
         state: ProjectState,
-        database: str,
+        scratch: ScratchDatabase,
         generator: ValueGenerator,
     ) -> None:
         self.name = name
         self.models = traffic_models(state)
-        self.database = database
+        self.scratch = scratch
+        self.database = scratch.alias
         self.generator = generator
         self.unsupported: dict[str, str] = {}
 
@@ -221,8 +227,7 @@ class Side:
                 model._meta.label,
                 operation,
                 error.__class__.__name__,
-                # The first line: the rest repeats values of the row.
-                str(error).strip().splitlines()[0] if str(error).strip() else "",
+                first_line(error),
             )
         return None
 
@@ -345,6 +350,12 @@ class Side:
         return getattr(self._create(target, chain), attname)
 
 
+def first_line(error: BaseException) -> str:
+    """Return the first line of ``error``'s message: the next ones repeat the
+    values of the row."""
+    return next(iter(str(error).strip().splitlines()), "")
+
+
 def _filterable(model: Model) -> Field | None:
     """Return the field an app would filter ``model`` on: its first column
     that compares by equality on every database, and is not a relation."""
@@ -369,6 +380,7 @@ class Writes(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        self.side.scratch.connect()
         try:
             # Once told to stop, a last turn over every model: each is then
             # written after the last migration, whatever the timing.
@@ -385,7 +397,7 @@ class Writes(threading.Thread):
                     # Leave the migration room to take its locks.
                     time.sleep(0.002)
         finally:
-            connections[self.side.database].close()
+            self.side.scratch.disconnect()
 
     def stop(self) -> None:
         """Stop the loop after a last turn over every model, and wait for it."""

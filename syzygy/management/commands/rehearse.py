@@ -35,7 +35,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--rows",
-            type=_rows,
+            type=_whole_number,
             default=DEFAULT_ROWS,
             help=f"Rows seeded in every model (default: {DEFAULT_ROWS}).",
         )
@@ -93,8 +93,9 @@ class Command(BaseCommand):
     def _write(self, report: Report) -> None:
         self.stdout.write(
             f"Rehearsal on a scratch copy of database {report.database!r} "
-            f"({report.vendor}): {report.deployed} migrations deployed, "
-            f"{len(report.migrations)} in the release, {report.rows} rows per model.",
+            f"({report.vendor}): {_count(report.deployed, 'migration')} deployed, "
+            f"{len(report.migrations)} in the release, "
+            f"{_count(report.rows, 'row')} per model.",
             self.style.MIGRATE_HEADING,
         )
         for note in report.notes:
@@ -137,7 +138,10 @@ class Command(BaseCommand):
                     f"{since}: {failure.error}: {failure.message}"
                 )
             self.stdout.write(
-                f"{len(report.failures)} queries failed.", self.style.ERROR
+                f"{_count(len(report.failures), 'query')} failed.".replace(
+                    "querys", "queries"
+                ),
+                self.style.ERROR,
             )
         else:
             self.stdout.write("No query failed.", self.style.SUCCESS)
@@ -155,5 +159,5 @@ def _whole_number(value: str) -> int:
     return number
 
 
-def _rows(value: str) -> int:
-    return _whole_number(value)
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
