@@ -124,6 +124,7 @@ class _Rehearsal:
         self.first: dict[tuple[str, str, str], tuple[int, Failure]] = {}
         self.baseline: set[tuple[str, str, str]] = set()
         self._pool: ThreadPoolExecutor | None = None
+        self._writes: Writes | None = None
 
     def _generator(self) -> Any:
         self.seed_value += 1
@@ -175,6 +176,7 @@ class _Rehearsal:
         command = _RehearsalMigrate(self, stage, side)
         if writes is not None:
             writes.start()
+        self._writes = writes
         try:
             call_command(
                 command,
@@ -194,6 +196,7 @@ class _Rehearsal:
                 f"{what} failed on the scratch database: {error}"
             ) from error
         finally:
+            self._writes = None
             if writes is not None:
                 writes.stop()
         if writes is not None:
@@ -228,7 +231,12 @@ class _Rehearsal:
         event = self.events[-1]
         event.ended = time.monotonic()
         self.report.migrations.append(MigrationStep(str(migration), stage))
-        self._record(self._round(*sides), len(self.events) - 1)
+        if self._writes is None:
+            failures = self._round(*sides)
+        else:
+            with self._writes.paused():
+                failures = self._round(*sides)
+        self._record(failures, len(self.events) - 1)
 
     def _record(self, failures: list[Failure], position: int) -> None:
         for failure in failures:

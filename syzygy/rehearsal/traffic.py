@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -378,6 +379,10 @@ class Writes(threading.Thread):
         self.timings: list[tuple[float, float]] = []
         self.failures: list[tuple[float, Failure]] = []
         self._stop_event = threading.Event()
+        # Held during each insert, and while the rounds of traffic run: the
+        # rehearsal's own queries must not race (an insert referring to a
+        # row a round deletes), only the migrations may interfere.
+        self._turn = threading.Lock()
 
     def run(self) -> None:
         self.side.scratch.connect()
@@ -388,9 +393,10 @@ class Writes(threading.Thread):
             while self.side.models and not last_turn:
                 last_turn = self._stop_event.is_set()
                 for model in self.side.models:
-                    start = time.monotonic()
-                    failure = self.side.write(model)
-                    end = time.monotonic()
+                    with self._turn:
+                        start = time.monotonic()
+                        failure = self.side.write(model)
+                        end = time.monotonic()
                     self.timings.append((start, end))
                     if failure is not None:
                         self.failures.append((end, failure))
@@ -398,6 +404,12 @@ class Writes(threading.Thread):
                     time.sleep(0.002)
         finally:
             self.side.scratch.disconnect()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the inserts, once the one under way ends, in this block."""
+        with self._turn:
+            yield
 
     def stop(self) -> None:
         """Stop the loop after a last turn over every model, and wait for it."""
