@@ -158,8 +158,6 @@ def open_thread_connection(alias: str, settings: dict[str, Any]) -> BaseDatabase
 
 
 def close_thread_connection(alias: str) -> None:
-    """Close this thread's ``connections[alias]``, if any, and forget it."""
-    wrapper = getattr(connections._connections, alias, None)  # type: ignore[attr-defined]
-    if wrapper is not None:
-        wrapper.close()
-        del connections[alias]
+    """Close this thread's ``connections[alias]`` and forget it."""
+    connections[alias].close()
+    del connections[alias]

@@ -413,7 +413,7 @@ def test_rehearse_has_nothing_to_do_when_every_migration_is_applied(
 ) -> None:
     use_scenario("rehearsal_applied")
     call_command("migrate", "alpha", verbosity=0)
-    status, output = rehearse_in_process()
+    status, output = rehearse_in_process(skip_checks=False)
     assert status == 0
     assert "there is nothing to rehearse" in output
     assert "Migration" not in output
@@ -520,6 +520,59 @@ def test_rehearse_rejects_bad_options(options: dict[str, Any], message: str) -> 
     with pytest.raises(CommandError) as error:
         call_command("rehearse", **options)
     assert message in str(error.value)
+
+
+def test_rehearse_parses_rows_as_a_whole_number() -> None:
+    with pytest.raises(CommandError, match="argument --rows: must be a whole number"):
+        call_command("rehearse", "--rows=many")
+
+
+def test_rehearse_names_the_migration_of_a_rollout_failure_when_one_is_known() -> None:
+    from syzygy.management.commands.rehearse import Command
+    from syzygy.rehearsal.report import FailingQuery, Report
+
+    report = Report("default", "sqlite", 10, deployed=2)
+    report.failures = [
+        FailingQuery(
+            traffic.Failure("old", "alpha.Book", "delete", "IntegrityError", "FK"),
+            "rollout",
+            "alpha.0002_review",
+        ),
+        FailingQuery(
+            traffic.Failure("new", "alpha.Book", "read", "ProgrammingError", "no"),
+            "rollout",
+            None,
+        ),
+    ]
+    stdout = StringIO()
+    Command(stdout=stdout, no_color=True)._write(report)
+    output = stdout.getvalue()
+    assert "old alpha.Book delete at the rollout (after alpha.0002_review): " in output
+    assert "new alpha.Book read at the rollout: ProgrammingError: no" in output
+    assert output.splitlines()[-1] == "2 queries failed."
+
+
+def test_rehearsal_blames_no_migration_that_leaves_the_model_alone() -> None:
+    from django.db import migrations, models
+
+    from syzygy.rehearsal import _touching
+
+    other = migrations.Migration("0002_other", "beta")
+    other.operations = [migrations.DeleteModel("Book")]
+    unrelated = migrations.Migration("0002_unrelated", "alpha")
+    unrelated.operations = [
+        migrations.AddField("shelf", "rank", models.IntegerField(null=True))
+    ]
+    assert _touching([other, unrelated], "alpha.Book") is None
+
+
+def test_rehearsal_ignores_the_rendering_steps_of_migrate() -> None:
+    from syzygy.rehearsal import _RehearsalMigrate
+
+    command = _RehearsalMigrate(None, "pre-deploy", None)  # type: ignore[arg-type]
+    command.verbosity = 0
+    command.migration_progress_callback("render_start")
+    assert command.applying is None
 
 
 @pytest.mark.parametrize(

@@ -140,20 +140,26 @@ def seed(
                 f"{field.model._meta.label}.{field.name} requires a "
                 f"{field.related_model._meta.label} row, which has none"  # type: ignore[union-attr]
             )
-        number = next(counter)
-        if field.unique and number >= len(targets):
-            raise _Exhausted
-        return targets[number % len(targets)]
+        return targets[next(counter) % len(targets)]
 
     for model in models_to_seed:
         manager = model._default_manager.db_manager(database)
         counter = itertools.count()
+        # A row per target row at most, through a one-to-one relation.
+        count = min(
+            [
+                rows,
+                *(
+                    len(seeded[label])
+                    for label in _unique_targets(model)
+                    if seeded.get(label)
+                ),
+            ]
+        )
         instances = []
         try:
-            for _ in range(rows):
+            for _ in range(count):
                 instances.append(model(**field_values(model, generator, reference)))
-        except _Exhausted:
-            pass
         except Unsupported as error:
             notes.append(f"{model._meta.label} is not seeded: {error}.")
         try:
@@ -167,8 +173,13 @@ def seed(
     return notes
 
 
-class _Exhausted(Exception):
-    """A unique foreign key has no target left."""
+def _unique_targets(model: Model) -> list[str]:
+    """Return the models ``model`` refers to through unique relations."""
+    return [
+        field.related_model._meta.label_lower  # type: ignore[union-attr]
+        for field in writable_fields(model)
+        if field.is_relation and field.unique
+    ]
 
 
 class Side:

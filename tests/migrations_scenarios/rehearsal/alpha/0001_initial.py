@@ -164,6 +164,56 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.AutoField(primary_key=True, serialize=False)),
                 ("data", models.JSONField(null=True)),
+                (
+                    "gadget",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="alpha.gadget",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Reader",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=30)),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Reading",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "book",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="alpha.book"
+                    ),
+                ),
+                (
+                    "reader",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="alpha.reader"
+                    ),
+                ),
+            ],
+        ),
+        migrations.AddField(
+            model_name="book",
+            name="readers",
+            field=models.ManyToManyField(through="alpha.Reading", to="alpha.reader"),
+        ),
+        migrations.CreateModel(
+            name="Sleeve",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "cover",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, to="alpha.cover"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
