@@ -6,18 +6,18 @@ from typing import Any
 
 from django.core.management.commands import migrate
 from django.db import connections
-from django.db.utils import load_backend
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import Field
+from django.db.utils import load_backend
 
 __all__ = (
     "ask_default",
-    "create_database",
     "choice_input",
     "close_thread_connection",
+    "create_database",
     "destroy_database",
     "effective_default",
     "field_index_statements",
@@ -132,14 +132,14 @@ def collate_sql(schema_editor: BaseDatabaseSchemaEditor, collation: str) -> str:
 def create_database(connection: BaseDatabaseWrapper) -> str:
     """Create the database named by ``connection``'s ``TEST["NAME"]``; return
     its name."""
-    return connection.creation._create_test_db(  # type: ignore[no-any-return]
+    return connection.creation._create_test_db(  # type: ignore[attr-defined,no-any-return]
         verbosity=0, autoclobber=True, keepdb=False
     )
 
 
 def destroy_database(connection: BaseDatabaseWrapper, name: str) -> None:
     """Drop the database ``name`` that ``create_database`` made."""
-    connection.creation._destroy_test_db(name, verbosity=0)
+    connection.creation._destroy_test_db(name, verbosity=0)  # type: ignore[attr-defined]
 
 
 # The scratch database's connections: one per thread, under an alias that

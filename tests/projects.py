@@ -100,7 +100,8 @@ with connection.cursor() as cursor:
         )
         for table in connection.introspection.table_names(cursor)
     }
-applied = sorted(f"{app}.{name}" for app, name in MigrationRecorder(connection).applied_migrations())
+recorder = MigrationRecorder(connection)
+applied = sorted(f"{app}.{name}" for app, name in recorder.applied_migrations())
 print(json.dumps({"tables": tables, "applied": applied}))
 """
 

@@ -65,11 +65,16 @@ CHANGES: dict[str, Callable[[str], str]] = {
         NEW_FIELD, "    uid = models.UUIDField(default=uuid.uuid4)\n" + NEW_FIELD
     ),
     "add_nullable_field": lambda models: models.replace(
-        NEW_FIELD, "    subtitle = models.CharField(max_length=50, null=True)\n" + NEW_FIELD
+        NEW_FIELD,
+        "    subtitle = models.CharField(max_length=50, null=True)\n" + NEW_FIELD,
     ),
-    "add_model": lambda models: models
-    + "\n\nclass Author(models.Model):\n    name = models.CharField(max_length=50)\n",
-    "widen_char_field": lambda models: models.replace("max_length=100", "max_length=200"),
+    "add_model": lambda models: (
+        models + "\n\nclass Author(models.Model):\n"
+        "    name = models.CharField(max_length=50)\n"
+    ),
+    "widen_char_field": lambda models: models.replace(
+        "max_length=100", "max_length=200"
+    ),
 }
 
 # What breaks a rolling deploy when stock makemigrations writes the change:
@@ -452,7 +457,7 @@ def test_rehearse_stops_when_the_pre_deploy_plan_is_ambiguous(
 ) -> None:
     use_scenario("ambiguous")
     call_command("migrate", "alpha", "0001", verbosity=0)
-    with pytest.raises(CommandError, match="^The pre-deploy migrate failed") as error:
+    with pytest.raises(CommandError, match=r"^The pre-deploy migrate failed") as error:
         call_command("rehearse", rows=1)
     assert error.value.returncode == 2
 

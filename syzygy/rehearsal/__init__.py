@@ -33,7 +33,14 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 from ..management.commands import migrate
-from .report import POST_DEPLOY, PRE_DEPLOY, ROLLOUT, FailingQuery, MigrationStep, Report
+from .report import (
+    POST_DEPLOY,
+    PRE_DEPLOY,
+    ROLLOUT,
+    FailingQuery,
+    MigrationStep,
+    Report,
+)
 from .scratch import ScratchDatabase, ScratchDatabaseError, scratch_database
 from .traffic import Failure, Side, Writes, generator_for, seed, shared_counter
 
@@ -206,7 +213,7 @@ class _Rehearsal:
         """Take the stall of each migration, and the failures of the writes
         that ran during it, from ``writes``."""
         events = list(enumerate(self.events))[first_event:]
-        for position, event in events:
+        for _, event in events:
             assert event.migration is not None
             step = self._step(event.migration)
             step.stall = round(writes.longest(event.started, event.ended), 3)
@@ -226,7 +233,9 @@ class _Rehearsal:
             step for step in self.report.migrations if step.migration == str(migration)
         )
 
-    def applied(self, stage: str, migration: Migration, sides: tuple[Side, ...]) -> None:
+    def applied(
+        self, stage: str, migration: Migration, sides: tuple[Side, ...]
+    ) -> None:
         """Note that ``migration`` was applied, and run ``sides`` after it."""
         event = self.events[-1]
         event.ended = time.monotonic()

@@ -81,11 +81,13 @@ class Report:
     def rows_by_step(self) -> list[tuple[str, str, float | None, int]]:
         """Return the table of the report: each migration, with the rollout
         between the pre-deploy and the post-deploy ones."""
-        table = []
+        table: list[tuple[str, str, float | None, int]] = []
         rollout_shown = False
         for step in self.migrations:
             if step.stage == POST_DEPLOY and not rollout_shown:
-                table.append((f"({ROLLOUT})", ROLLOUT, None, self.failure_count(ROLLOUT)))
+                table.append(
+                    (f"({ROLLOUT})", ROLLOUT, None, self.failure_count(ROLLOUT))
+                )
                 rollout_shown = True
             table.append(
                 (

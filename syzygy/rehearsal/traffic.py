@@ -35,7 +35,15 @@ __all__ = (
 )
 
 # Every operation a side runs on a model, in the order it runs them.
-OPERATIONS = ("create", "read", "filter", "update", "bulk_create", "delete", "relations")
+OPERATIONS = (
+    "create",
+    "read",
+    "filter",
+    "update",
+    "bulk_create",
+    "delete",
+    "relations",
+)
 # How many rows a read, or a read following relations, fetches.
 READ_ROWS = 20
 # How many rows bulk_create inserts at once.
@@ -83,7 +91,7 @@ def traffic_models(state: ProjectState) -> list[Model]:
         visiting.add(label)
         for field in candidates[label]._meta.concrete_fields:
             target = _required_target(field)
-            if target in candidates:
+            if target is not None and target in candidates:
                 visit(target)
         visiting.discard(label)
         ordered[label] = candidates[label]
@@ -201,7 +209,7 @@ class Side:
 
     def round(self) -> list[Failure]:
         """Run every operation on every model; return the failures."""
-        failures = []
+        failures: list[Failure] = []
         for model in self.models:
             failures.extend(self._operations(model))
         return failures
@@ -281,9 +289,7 @@ class Side:
             instance.save(using=self.database)
 
         def bulk_create() -> None:
-            rows.bulk_create(
-                [model(**self._values(model)) for _ in range(BULK_ROWS)]
-            )
+            rows.bulk_create([model(**self._values(model)) for _ in range(BULK_ROWS)])
 
         def delete() -> None:
             for instance in created:
@@ -298,9 +304,7 @@ class Side:
 
         def relations() -> None:
             forward = [
-                field.name
-                for field in model._meta.concrete_fields
-                if field.is_relation
+                field.name for field in model._meta.concrete_fields if field.is_relation
             ]
             backward = [
                 relation.get_accessor_name()
@@ -326,7 +330,8 @@ class Side:
 
     def _create(self, model: Model, chain: tuple[Model, ...] = ()) -> models.Model:
         rows = model._default_manager.db_manager(self.database)
-        return rows.create(**self._values(model, chain))
+        instance: models.Model = rows.create(**self._values(model, chain))
+        return instance
 
     def _values(self, model: Model, chain: tuple[Model, ...] = ()) -> dict[str, Any]:
         return field_values(

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models.fields import NOT_PROVIDED
 
 __all__ = ("Unsupported", "ValueGenerator", "is_generated")
 
@@ -105,9 +104,7 @@ class ValueGenerator:
         }.get(internal_type)
 
     def _text(self, field: models.Field[Any, Any], number: int) -> str:
-        letters = "".join(
-            self.random.choices(string.ascii_lowercase, k=_STRING_LENGTH)
-        )
+        letters = "".join(self.random.choices(string.ascii_lowercase, k=_STRING_LENGTH))
         # The counter first, so that cutting to max_length keeps it unique.
         text = f"{_base36(number)}-{letters}"
         return text[: field.max_length] if field.max_length else text
@@ -158,7 +155,9 @@ class ValueGenerator:
         self, field: models.Field[Any, Any], number: int
     ) -> datetime.datetime:
         moment = self._moment(number)
-        return moment.replace(tzinfo=datetime.timezone.utc) if settings.USE_TZ else moment
+        return (
+            moment.replace(tzinfo=datetime.timezone.utc) if settings.USE_TZ else moment
+        )
 
     def _time(self, field: models.Field[Any, Any], number: int) -> datetime.time:
         return self._moment(number).time()
