@@ -525,6 +525,7 @@ def test_rehearse_rejects_bad_options(options: dict[str, Any], message: str) -> 
     with pytest.raises(CommandError) as error:
         call_command("rehearse", **options)
     assert message in str(error.value)
+    assert error.value.returncode == 2
 
 
 def test_rehearse_parses_rows_as_a_whole_number() -> None:

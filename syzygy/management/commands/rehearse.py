@@ -68,16 +68,19 @@ class Command(BaseCommand):
     ) -> None:
         if database not in connections:
             raise CommandError(
-                f"--database must be one of {', '.join(connections)}, not {database!r}."
+                f"--database must be one of {', '.join(connections)}, not {database!r}.",
+                returncode=2,
             )
         if format not in FORMATS:
             raise CommandError(
-                f"--format must be one of {', '.join(FORMATS)}, not {format!r}."
+                f"--format must be one of {', '.join(FORMATS)}, not {format!r}.",
+                returncode=2,
             )
         for option, value in (("--rows", rows), ("--seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise CommandError(
-                    f"{option} must be a whole number, at least 0, not {value!r}."
+                    f"{option} must be a whole number, at least 0, not {value!r}.",
+                    returncode=2,
                 )
         try:
             report = rehearse(database, rows, seed)
