@@ -68,7 +68,8 @@ class Command(BaseCommand):
     ) -> None:
         if database not in connections:
             raise CommandError(
-                f"--database must be one of {', '.join(connections)}, not {database!r}.",
+                f"--database must be one of {', '.join(connections)}, not "
+                f"{database!r}.",
                 returncode=2,
             )
         if format not in FORMATS:
