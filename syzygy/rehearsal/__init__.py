@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
-from typing import Any
 
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connections
@@ -43,6 +42,7 @@ from .report import (
 )
 from .scratch import ScratchDatabase, ScratchDatabaseError, scratch_database
 from .traffic import Failure, Side, Writes, generator_for, seed, shared_counter
+from .values import ValueGenerator
 
 __all__ = ("RehearsalError", "Report", "rehearse")
 
@@ -76,9 +76,7 @@ def rehearse(database: str = "default", rows: int = 100, seed_value: int = 0) ->
     new_state = loader.project_state()
     try:
         with scratch_database(database) as scratch:
-            rehearsal = _Rehearsal(
-                report, loader, scratch, old_state, new_state, seed_value
-            )
+            rehearsal = _Rehearsal(report, scratch, old_state, new_state, seed_value)
             with rehearsal.worker():
                 rehearsal.run(deployed, rows)
     except ScratchDatabaseError as error:
@@ -112,28 +110,26 @@ class _Rehearsal:
     def __init__(
         self,
         report: Report,
-        loader: MigrationLoader,
         scratch: ScratchDatabase,
         old_state: ProjectState,
         new_state: ProjectState,
         seed_value: int,
     ) -> None:
         self.report = report
-        self.loader = loader
-        self.scratch = scratch.alias
-        self.database = scratch
+        self.scratch = scratch
+        self.alias = scratch.alias
         self.seed_value = seed_value
         self.counter = shared_counter()
         self.old = Side("old", old_state, scratch, self._generator())
         self.new = Side("new", new_state, scratch, self._generator())
-        self.concurrent = connections[self.scratch].vendor == "postgresql"
+        self.concurrent = connections[self.alias].vendor == "postgresql"
         self.events: list[_Event] = []
         self.first: dict[tuple[str, str, str], tuple[int, Failure]] = {}
         self.baseline: set[tuple[str, str, str]] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._writes: Writes | None = None
 
-    def _generator(self) -> Any:
+    def _generator(self) -> ValueGenerator:
         self.seed_value += 1
         return generator_for(self.seed_value, self.counter)
 
@@ -142,12 +138,12 @@ class _Rehearsal:
         """Run the rounds of traffic in a thread of their own, on a
         connection of their own: never on the connection that migrates."""
         self._pool = ThreadPoolExecutor(
-            1, thread_name_prefix="rehearsal", initializer=self.database.connect
+            1, thread_name_prefix="rehearsal", initializer=self.scratch.connect
         )
         try:
             yield
         finally:
-            self._pool.submit(self.database.disconnect)
+            self._pool.submit(self.scratch.disconnect)
             self._pool.shutdown(wait=True)
 
     def _round(self, *sides: Side) -> list[Failure]:
@@ -158,14 +154,14 @@ class _Rehearsal:
 
     def run(self, deployed: list[Key], rows: int) -> None:
         """Replay the deploy."""
-        executor = MigrationExecutor(connections[self.scratch])
+        executor = MigrationExecutor(connections[self.alias])
         if deployed:
             plan = [(executor.loader.graph.nodes[key], False) for key in deployed]
             executor.migrate([], plan=plan)
         self.report.notes.extend(
-            seed(self.old.models, self.scratch, rows, self._generator())
+            seed(self.old.models, self.alias, rows, self._generator())
         )
-        connections[self.scratch].close()
+        connections[self.alias].close()
         baseline = self._round(self.old)
         self.baseline = {failure.key for failure in baseline}
         self.report.not_rehearsed.extend(baseline)
@@ -187,7 +183,7 @@ class _Rehearsal:
         try:
             call_command(
                 command,
-                database=self.scratch,
+                database=self.alias,
                 pre_deploy=stage == PRE_DEPLOY,
                 interactive=False,
                 verbosity=0,
