@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from io import StringIO
@@ -294,6 +298,43 @@ def test_rehearse_catches_a_pre_deploy_run_sql_dropping_a_used_column(
     )
 
 
+def test_rehearse_drops_the_scratch_database_on_ctrl_c(project: Project) -> None:
+    (project.migrations / "0002_drop_pages.py").write_text(DROP_PAGES)
+    before = snapshot(project.root)
+    rehearsal = subprocess.Popen(
+        [sys.executable, "-m", "django", "rehearse", "--rows", "1000000"],
+        cwd=project.root,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "settings",
+            "PYTHONPATH": str(project.root),
+            "TMPDIR": str(project.temporary),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Seeding a million rows per model outlasts this wait by far. On
+        # SQLite, the file, not its directory: it exists once the rehearsal
+        # is under way.
+        while rehearsal.poll() is None and not (
+            list(project.temporary.glob("*/rehearsal.sqlite3"))
+            if not ON_POSTGRESQL
+            else project.scratch_databases()
+        ):
+            time.sleep(0.05)
+        rehearsal.send_signal(signal.SIGINT)
+        _, stderr = rehearsal.communicate(timeout=120)
+    finally:
+        rehearsal.kill()
+    assert rehearsal.returncode == 130, stderr
+    assert "Interrupted: the scratch database was dropped." in stderr
+    assert "Traceback" not in stderr
+    assert project.scratch_databases() == []
+    assert snapshot(project.root) == before
+
+
 def rehearse_in_process(*args: str, **options: Any) -> tuple[int, str]:
     stdout = StringIO()
     try:
@@ -480,8 +521,11 @@ def test_rehearse_drops_the_scratch_database_when_interrupted(
     monkeypatch.setattr(scratch_module, "create_database", remember)
     monkeypatch.setattr(traffic.Side, "round", interrupted)
     aliases = list(connections)
-    with pytest.raises(KeyboardInterrupt):
-        call_command("rehearse", rows=1)
+    stderr = StringIO()
+    with pytest.raises(SystemExit) as exit:
+        call_command("rehearse", rows=1, stderr=stderr)
+    assert exit.value.code == 130
+    assert "Interrupted: the scratch database was dropped." in stderr.getvalue()
     assert list(connections) == aliases
     [name] = made
     if ON_POSTGRESQL:

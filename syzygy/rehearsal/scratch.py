@@ -7,12 +7,12 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from ..compat import (
     close_thread_connection,
@@ -88,9 +88,14 @@ def scratch_database(alias: str) -> Iterator[ScratchDatabase]:
         try:
             wrapper = connections[scratch.alias]
             wrapper.close()
-            # SQLite makes the file on the first connection only.
-            if created and (directory is None or Path(name).exists()):
-                destroy_database(wrapper, name)
+            # On SQLite, the directory removed below holds all there is.
+            if directory is None:
+                if created:
+                    destroy_database(wrapper, name)
+                else:
+                    # Creating it failed or was interrupted: it may exist.
+                    with suppress(DatabaseError):
+                        destroy_database(wrapper, name)
         finally:
             scratch.disconnect()
             if directory is not None:

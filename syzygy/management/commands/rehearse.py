@@ -13,6 +13,8 @@ from syzygy.rehearsal import RehearsalError, Report, rehearse
 # What rehearse --format accepts.
 FORMATS = ("text", "json")
 DEFAULT_ROWS = 100
+# The exit status of a command interrupted with Ctrl-C, as shells report it.
+INTERRUPTED = 130
 
 
 class Command(BaseCommand):
@@ -87,6 +89,10 @@ class Command(BaseCommand):
             report = rehearse(database, rows, seed)
         except RehearsalError as error:
             raise CommandError(str(error), returncode=2) from error
+        except KeyboardInterrupt:
+            # The scratch database is dropped by then: no traceback to read.
+            self.stderr.write("Interrupted: the scratch database was dropped.")
+            raise SystemExit(INTERRUPTED) from None
         if format == "json":
             self.stdout.write(json.dumps(report.as_document(), indent=2))
         else:
