@@ -423,7 +423,7 @@ def test_rehearse_prints_a_table_and_the_failing_queries(
     status, output = rehearse_in_process("--rows", "3")
     assert status == 1
     lines = output.splitlines()
-    assert lines[0].startswith("Rehearsal on a scratch copy of database 'default'")
+    assert lines[0].startswith("Deploy rehearsed on a scratch database for 'default'")
     assert "1 migration deployed" not in lines[0]
     table = [line.split()[:2] for line in lines if line.startswith("  alpha.0")]
     assert table == [
@@ -452,6 +452,24 @@ def test_rehearse_passes_when_no_query_fails(use_scenario: Scenario) -> None:
     assert "alpha.0002_book_subtitle  pre-deploy" in output
     assert "(rollout)" in output
     assert output.splitlines()[-1] == "No query failed."
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "second"])
+def test_rehearse_takes_the_deployed_migrations_from_the_database_option(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("rehearsal_applied")
+    call_command("migrate", "alpha", database="default", verbosity=0)
+    call_command("migrate", "alpha", "0001", database="second", verbosity=0)
+    status, output = rehearse_in_process(
+        "--database", "second", "--format", "json", "--rows", "2"
+    )
+    report = json.loads(output)
+    assert status == 0
+    assert report["database"] == "second"
+    assert [step["migration"] for step in report["migrations"]] == [
+        "alpha.0002_book_subtitle"
+    ]
 
 
 def test_rehearse_has_nothing_to_do_when_every_migration_is_applied(

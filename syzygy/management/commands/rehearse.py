@@ -102,7 +102,7 @@ class Command(BaseCommand):
 
     def _write(self, report: Report) -> None:
         self.stdout.write(
-            f"Rehearsal on a scratch copy of database {report.database!r} "
+            f"Deploy rehearsed on a scratch database for {report.database!r} "
             f"({report.vendor}): {_count(report.deployed, 'migration')} deployed, "
             f"{len(report.migrations)} in the release, "
             f"{_count(report.rows, 'row')} per model.",
