@@ -11,16 +11,21 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import Field
+from django.db.utils import load_backend
 
 __all__ = (
     "ask_default",
     "choice_input",
+    "close_thread_connection",
+    "create_database",
+    "destroy_database",
     "effective_default",
     "field_index_statements",
     "foreign_key_statement",
     "get_migrate_executor",
     "index_name",
     "new_connection",
+    "open_thread_connection",
     "set_migrate_executor",
     "unique_statement",
     "unrendered_copy",
@@ -130,3 +135,42 @@ def relations_to(model: Any) -> list[Any]:
             forward=False, reverse=True, include_hidden=True, include_parents=False
         )
     )
+
+
+# A rehearsal's scratch database is made and dropped the way the test runner
+# makes and drops test databases; these methods are private on every version
+# (5.2 to 6.1), and the public create_test_db() would also migrate it.
+
+
+def create_database(connection: BaseDatabaseWrapper) -> str:
+    """Create the database named by ``connection``'s ``TEST["NAME"]``; return
+    its name."""
+    return connection.creation._create_test_db(  # type: ignore[attr-defined,no-any-return]
+        verbosity=0, autoclobber=True, keepdb=False
+    )
+
+
+def destroy_database(connection: BaseDatabaseWrapper, name: str) -> None:
+    """Drop the database ``name`` that ``create_database`` made."""
+    connection.creation._destroy_test_db(name, verbosity=0)  # type: ignore[attr-defined]
+
+
+# The scratch database's connections: one per thread, under an alias that
+# no setting names. Assigning connections[alias] is undocumented (Django 5.2
+# to 6.1); Django's test cases allow such dynamically created connections,
+# where an alias added to the settings would be refused.
+
+
+def open_thread_connection(alias: str, settings: dict[str, Any]) -> BaseDatabaseWrapper:
+    """Make this thread's ``connections[alias]`` a connection with ``settings``."""
+    wrapper: BaseDatabaseWrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(
+        settings, alias
+    )
+    connections[alias] = wrapper
+    return wrapper
+
+
+def close_thread_connection(alias: str) -> None:
+    """Close this thread's ``connections[alias]`` and forget it."""
+    connections[alias].close()
+    del connections[alias]

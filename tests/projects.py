@@ -50,10 +50,14 @@ def write_project(root: Path, settings: str = "") -> Path:
     return migrations
 
 
-def manage(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``manage.py`` with ``args`` in the project at ``root``."""
+def manage(
+    root: Path, *args: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` with ``args`` in the project at ``root``, with
+    ``environment`` added to the environment."""
     environment = {
         **os.environ,
+        **(environment or {}),
         "DJANGO_SETTINGS_MODULE": "settings",
         "PYTHONPATH": str(root),
     }
@@ -65,3 +69,46 @@ def manage(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def database_settings(name: str) -> str:
+    """Return the ``DATABASES`` setting of a project whose database is
+    ``name``, on the database server of the test run."""
+    from django.conf import settings
+
+    database = dict(settings.DATABASES["default"])
+    if database["ENGINE"].endswith("sqlite3"):
+        database["NAME"] = f"{name}.sqlite3"
+    else:
+        database["NAME"] = name
+    for key in list(database):
+        if key not in ("ENGINE", "NAME", "HOST", "PORT", "USER", "PASSWORD"):
+            del database[key]
+    return f"DATABASES = {{'default': {database!r}}}\n"
+
+
+# What a project's database holds that a rehearsal must not change.
+SNAPSHOT = """
+import json
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+with connection.cursor() as cursor:
+    tables = {
+        table: sorted(
+            column.name
+            for column in connection.introspection.get_table_description(cursor, table)
+        )
+        for table in connection.introspection.table_names(cursor)
+    }
+recorder = MigrationRecorder(connection)
+applied = sorted(f"{app}.{name}" for app, name in recorder.applied_migrations())
+print(json.dumps({"tables": tables, "applied": applied}))
+"""
+
+
+def snapshot(root: Path) -> str:
+    """Return the tables, columns and applied migrations of the database of
+    the project at ``root``."""
+    result = manage(root, "shell", "-c", SNAPSHOT)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
