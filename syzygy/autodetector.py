@@ -45,6 +45,7 @@ from .operations import (
     AddConstraintNotValid,
     AddField,
     AddIndexConcurrently,
+    AlterField,
     AlterFieldConcurrently,
     BackfillField,
     ContractAlterField,
@@ -251,6 +252,9 @@ class StageAwareAutodetectorMixin:
         dependencies: Iterable[Any] | None = None,
         beginning: bool = False,
     ) -> None:
+        unconstrained = self._unconstrained_first(app_label, operation)
+        if unconstrained is not None:
+            super().add_operation(app_label, unconstrained)  # type: ignore[misc]
         written = self._staged(app_label, operation)
         if written is None:
             return
@@ -262,6 +266,28 @@ class StageAwareAutodetectorMixin:
             written = contract
             dependencies = [_BoundaryDependency(app_label, expand[-1])]
         super().add_operation(app_label, written, dependencies, beginning)  # type: ignore[misc]
+
+    def _unconstrained_first(
+        self, app_label: str, operation: Operation
+    ) -> Operation | None:
+        """Return the pre-deploy removal of the constraint of a relation of a
+        model being deleted, if it has one to a model that stays; the model
+        goes after the deploy."""
+        if type(operation) is not operations.RemoveField or (
+            (app_label, operation.model_name_lower) in self.to_state.models
+        ):
+            return None
+        field = self.from_state.models[app_label, operation.model_name_lower].get_field(
+            operation.name
+        )
+        if not self._keeps_constraint(field):
+            return None
+        return AlterField(
+            operation.model_name,
+            operation.name,
+            rebuilt(field, db_constraint=False),
+            stage=Stage.PRE_DEPLOY,
+        )
 
     def _staged(
         self, app_label: str, operation: Operation
@@ -708,6 +734,14 @@ class StageAwareAutodetectorMixin:
         self, app_label: str, model_name: str, field_name: str
     ) -> None:
         field = self.from_state.models[app_label, model_name].get_field(field_name)
+        # Not a field removed and added again, as a many-to-many field whose
+        # table changes.
+        unconstrained = self._keeps_constraint(field) and (
+            field_name not in self.to_state.models[app_label, model_name].fields
+        )
+        if unconstrained:
+            # New code deletes the rows it references without knowing them.
+            field = rebuilt(field, db_constraint=False)
         # New code inserts rows without the column: it needs a database
         # default or to be NULLable.
         if _needs_database_default(field):
@@ -720,7 +754,26 @@ class StageAwareAutodetectorMixin:
                     **({"null": True} if default is NULLABLE else {"default": default}),
                 )
             self.add_operation(app_label, PreRemoveField(model_name, field_name, field))
+        elif unconstrained:
+            self.add_operation(
+                app_label,
+                AlterField(model_name, field_name, field, stage=Stage.PRE_DEPLOY),
+            )
         super()._generate_removed_field(app_label, model_name, field_name)  # type: ignore[misc]
+
+    def _keeps_constraint(self, field: models.Field[Any, Any]) -> bool:
+        """Return whether a relation being removed has a database constraint
+        to a model that stays, which the new code would trip on when it
+        deletes the rows it references: a foreign key, a one-to-one field, or
+        the foreign keys of a many-to-many field's auto-created table."""
+        holder = field.remote_field if field.many_to_many else field
+        # A many-to-many field's own table, if any, is a model of its own.
+        if not getattr(holder, "db_constraint", False) or getattr(
+            field.remote_field, "through", None
+        ):
+            return False
+        target = str(field.related_model).lower().partition(".")
+        return (target[0], target[2]) in self.to_state.models
 
     # Cutting each app's operations into one pre-deploy and one post-deploy
     # migration.

@@ -22,7 +22,7 @@ from syzygy.operations import (
     RenameField,
     RenameModelInState,
 )
-from syzygy.plan import pre_deploy_plan
+from syzygy.plan import operation_stage, pre_deploy_plan
 from syzygy.questioner import NonInteractiveStageQuestions
 
 ID = ("id", models.AutoField(primary_key=True))
@@ -731,3 +731,75 @@ def test_a_rename_of_many_to_many_tables_at_a_chosen_stage_keeps_its_table_chang
         "AlterModelTable",
     ]
     assert migration.operations[0].stage is Stage.PRE_DEPLOY
+
+
+def written_operations(before: ProjectState, after: ProjectState) -> list[str]:
+    """Return the operations written, each as ``stage Type field``."""
+    written = changes(before, after, WarningQuestioner())
+    return [
+        f"{operation_stage(operation).name} {type(operation).__name__} "
+        f"{getattr(operation, 'name', '')}"
+        for migrations_ in written.values()
+        for migration in migrations_
+        for operation in migration.operations
+    ]
+
+
+def book(*fields: tuple[str, Any]) -> ModelState:
+    return ModelState("alpha", "Book", [ID, *fields])
+
+
+def test_a_relation_removed_loses_its_constraint_before_the_deploy() -> None:
+    shelf = ModelState("alpha", "Shelf", [ID])
+    relations = {
+        "author": models.ForeignKey("alpha.Author", models.CASCADE, null=True),
+        "editor": models.ForeignKey("alpha.Author", models.CASCADE, "+"),
+        "shelf": models.OneToOneField("alpha.Shelf", models.CASCADE, null=True),
+        "readers": models.ManyToManyField("alpha.Author", related_name="+"),
+        "loose": models.ForeignKey(
+            "alpha.Author", models.CASCADE, "+", null=True, db_constraint=False
+        ),
+    }
+    before = state(author(), shelf, book(*relations.items()))
+    after = state(author(), shelf, book())
+
+    operations_ = written_operations(before, after)
+
+    assert sorted(op for op in operations_ if op.startswith("PRE_DEPLOY")) == [
+        "PRE_DEPLOY AlterField author",
+        "PRE_DEPLOY AlterField readers",
+        "PRE_DEPLOY AlterField shelf",
+        # NOT NULL: NULLable too, in the same operation.
+        "PRE_DEPLOY PreRemoveField editor",
+    ]
+    written = changes(before, after, WarningQuestioner())
+    altered = {
+        operation.name: operation
+        for migration in written["alpha"]
+        for operation in migration.operations
+        if operation_stage(operation) is Stage.PRE_DEPLOY
+    }
+    assert all(
+        operation.field.deconstruct()[3]["db_constraint"] is False
+        for operation in altered.values()
+    )
+    assert altered["editor"].field.null is True
+
+
+def test_a_model_deleted_loses_the_constraints_to_models_that_stay() -> None:
+    before = state(
+        author(),
+        ModelState("alpha", "Shelf", [ID]),
+        book(
+            ("author", models.ForeignKey("alpha.Author", models.CASCADE)),
+            ("shelf", models.ForeignKey("alpha.Shelf", models.CASCADE)),
+        ),
+    )
+    after = state(author())
+
+    assert sorted(written_operations(before, after)) == [
+        "POST_DEPLOY DeleteModel Book",
+        "POST_DEPLOY DeleteModel Shelf",
+        # Not the one to a model deleted too.
+        "PRE_DEPLOY AlterField author",
+    ]

@@ -227,11 +227,14 @@ def test_remove_field_is_split_into_pre_and_post_deploy(
     ) in outcome.stdout
     pre, post = case.written()
     assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
-    # No step before removing nullable or many-to-many fields.
+    # No step before removing a nullable field; a many-to-many field's table
+    # loses its foreign key constraints.
     assert [operation.describe() for operation in case.migration(pre).operations] == [
         "Set field name of author NULLable",
         "Set database DEFAULT of field nickname on author",
+        "Alter field tags on author (pre-deploy)",
     ]
+    assert "db_constraint=False" in case.source(pre)
     assert sorted(operation.name for operation in case.migration(post).operations) == [
         "bio",
         "name",
@@ -241,7 +244,7 @@ def test_remove_field_is_split_into_pre_and_post_deploy(
     assert_clean(case)
 
     case.migrate("0001")
-    (OldAuthor,) = case.old_models("Author")
+    OldAuthor, OldTag = case.old_models("Author", "Tag")
     OldAuthor.objects.create(title="before", name="n", nickname="x")
     case.migrate(pre_deploy=True)
     assert table_columns("remove_field_author")["name"].null_ok
@@ -254,6 +257,10 @@ def test_remove_field_is_split_into_pre_and_post_deploy(
     new = Author.objects.create(title="new")
     assert OldAuthor.objects.get(pk=new.pk).nickname == "anon"
     assert OldAuthor.objects.get(pk=new.pk).name is None
+    # The new code deletes a tag the old code gave an author.
+    tag = OldTag.objects.create(name="gone")
+    OldAuthor.objects.get(pk=old.pk).tags.add(tag)
+    case.new_model("Tag").objects.filter(pk=tag.pk).delete()
 
     case.migrate()
     assert {"name", "nickname", "bio"}.isdisjoint(table_columns("remove_field_author"))
@@ -820,9 +827,12 @@ def test_unsplittable_changes_interactive_choice(
 def test_delete_model_is_post_deploy(makemigrations_case: OpenCase) -> None:
     case = makemigrations_case("delete_model")
     case.makemigrations()
-    (name,) = case.written()
-    assert stages(case) == [Stage.POST_DEPLOY]
-    assert "django.DeleteModel" in operation_types(case, name)
+    unconstrained, deleted = case.written()
+    assert stages(case) == [Stage.PRE_DEPLOY, Stage.POST_DEPLOY]
+    # The deleted model's foreign key loses its constraint before the deploy.
+    assert operation_types(case, unconstrained) == ["syzygy.AlterField"]
+    assert "db_constraint=False" in case.source(unconstrained)
+    assert "django.DeleteModel" in operation_types(case, deleted)
     assert_clean(case)
     case.migrate("0001")
     OldAuthor, OldBook = case.old_models("Author", "Book")
@@ -831,6 +841,10 @@ def test_delete_model_is_post_deploy(makemigrations_case: OpenCase) -> None:
     book = OldBook.objects.create(title="t", author=author)
     OldBook.objects.filter(pk=book.pk).update(title="u")
     assert OldBook.objects.get(pk=book.pk).title == "u"
+    # The new code, which knows no books, deletes an author that has some.
+    gone = OldAuthor.objects.create(name="gone")
+    OldBook.objects.create(title="orphan", author=gone)
+    case.new_model("Author").objects.filter(pk=gone.pk).delete()
     case.migrate()
     assert "delete_model_book" not in table_names()
     assert case.new_model("Author").objects.get(pk=author.pk).name == "a"
