@@ -170,6 +170,16 @@ def open_thread_connection(alias: str, settings: dict[str, Any]) -> BaseDatabase
     return wrapper
 
 
+def replace_thread_connection(
+    alias: str, wrapper: BaseDatabaseWrapper
+) -> BaseDatabaseWrapper:
+    """Make ``wrapper`` this thread's ``connections[alias]``; return the one
+    it replaces, left as it is."""
+    replaced: BaseDatabaseWrapper = connections[alias]
+    connections[alias] = wrapper
+    return replaced
+
+
 def close_thread_connection(alias: str) -> None:
     """Close this thread's ``connections[alias]`` and forget it."""
     connections[alias].close()

@@ -12,3 +12,11 @@ class Point(models.Field):  # type: ignore[type-arg]
 
     def db_type(self, connection: Any) -> str:
         return "text"
+
+
+class Refused(models.IntegerField):  # type: ignore[type-arg]
+    """An integer field that refuses every value before any query, as a
+    field with validation in ``get_prep_value`` does."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        raise ValueError("this field takes no value the rehearsal makes")

@@ -644,3 +644,28 @@ def test_rehearse_parses_options_without_a_traceback(
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rehearse_keeps_a_data_migration_writing_to_default_off_the_project(
+    use_scenario: Scenario,
+) -> None:
+    use_scenario("rehearsal_data")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    before = project_database()
+
+    status, output = rehearse_in_process("--format", "json", "--rows", "5")
+
+    report = json.loads(output)
+    assert (status, failing(report)) == (0, [])
+    # The row went to the scratch database, where the migration ran.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM alpha_author")
+        assert cursor.fetchone() == (0,)
+    assert project_database() == before
+    notes = "\n".join(report["notes"])
+    # A child of multi-table inheritance is seeded and used, without the
+    # bulk create Django refuses it; a field refusing values is noted.
+    assert "alpha.Writer" not in notes
+    assert "alpha.Stamp is not seeded: this field takes no value" in notes
+    assert "The old models of alpha.Stamp did no traffic: " in notes
+    assert "ValueError: this field takes no value the rehearsal makes." in notes

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 
@@ -157,7 +157,10 @@ class _Rehearsal:
         executor = MigrationExecutor(connections[self.alias])
         if deployed:
             plan = [(executor.loader.graph.nodes[key], False) for key in deployed]
-            executor.migrate([], plan=plan)
+            # What the migrations print (progress of backfills, data
+            # migrations' messages) is not the rehearsal's output.
+            with redirect_stdout(StringIO()):
+                executor.migrate([], plan=plan)
         self.report.notes.extend(
             seed(self.old.models, self.alias, rows, self._generator())
         )

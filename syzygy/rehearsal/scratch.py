@@ -5,20 +5,24 @@ from __future__ import annotations
 import copy
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings as project_settings
 from django.db import DatabaseError, connections
+from django.db.utils import load_backend
 
 from ..compat import (
     close_thread_connection,
     create_database,
     destroy_database,
     open_thread_connection,
+    replace_thread_connection,
 )
 
 __all__ = ("ScratchDatabase", "ScratchDatabaseError", "scratch_database")
@@ -34,19 +38,54 @@ class ScratchDatabaseError(Exception):
 @dataclass
 class ScratchDatabase:
     """A database made for a rehearsal, reached under ``alias`` by the
-    threads that ``connect()``."""
+    threads that ``connect()``; once it exists, under the project's aliases
+    too.
+
+    Data migrations often write to the default database whatever the
+    database migrated (``Model.objects`` without ``using``): in the threads
+    of a rehearsal, every alias of the project reaches the scratch database,
+    so that nothing of the rehearsal reaches the project's databases.
+    """
 
     alias: str
     name: str
     settings: dict[str, Any]
+    # The project's alias rehearsed: it shares the scratch alias's
+    # connection, as a data migration's queries share the migration's.
+    rehearsed: str
+    stands_in: bool = False
+    _replaced: threading.local = field(default_factory=threading.local)
 
     def connect(self) -> None:
         """Give this thread a connection to the scratch database."""
-        open_thread_connection(self.alias, self.settings)
+        wrapper = open_thread_connection(self.alias, self.settings)
+        if not self.stands_in:
+            return
+        self._replaced.connections = {}
+        for alias in project_settings.DATABASES:
+            stand_in = (
+                wrapper
+                if alias == self.rehearsed
+                else load_backend(self.settings["ENGINE"]).DatabaseWrapper(
+                    self.settings, alias
+                )
+            )
+            self._replaced.connections[alias] = replace_thread_connection(
+                alias, stand_in
+            )
 
     def disconnect(self) -> None:
-        """Close this thread's connection to the scratch database."""
+        """Close this thread's connections to the scratch database."""
+        self.give_back()
         close_thread_connection(self.alias)
+
+    def give_back(self) -> None:
+        """Give this thread back its connections to the project's databases."""
+        for alias, replaced in getattr(self._replaced, "connections", {}).items():
+            if alias != self.rehearsed:
+                connections[alias].close()
+            replace_thread_connection(alias, replaced)
+        self._replaced.connections = {}
 
 
 @contextmanager
@@ -69,7 +108,7 @@ def scratch_database(alias: str) -> Iterator[ScratchDatabase]:
         tail = f"_rehearsal_{suffix}"
         name = f"{str(settings['NAME'])[: _NAME_LENGTH - len(tail)]}{tail}"
     settings["TEST"] = {**settings.get("TEST", {}), "NAME": name, "MIRROR": None}
-    scratch = ScratchDatabase(f"syzygy_rehearsal_{suffix}", name, settings)
+    scratch = ScratchDatabase(f"syzygy_rehearsal_{suffix}", name, settings, alias)
     scratch.connect()
     created = False
     try:
@@ -83,8 +122,13 @@ def scratch_database(alias: str) -> Iterator[ScratchDatabase]:
             ) from exit
         created = True
         settings["NAME"] = name
+        scratch.stands_in = True
+        scratch.disconnect()
+        scratch.connect()
         yield scratch
     finally:
+        # No connection of this thread may be left to the database dropped.
+        scratch.give_back()
         try:
             wrapper = connections[scratch.alias]
             wrapper.close()

@@ -172,8 +172,14 @@ def seed(
             notes.append(f"{model._meta.label} is not seeded: {error}.")
         try:
             with transaction.atomic(using=database):
-                manager.bulk_create(instances, batch_size=SEED_BATCH)
-        except DatabaseError as error:
+                if model._meta.parents:
+                    # Django can't bulk create a child of multi-table
+                    # inheritance.
+                    for instance in instances:
+                        instance.save(using=database)
+                else:
+                    manager.bulk_create(instances, batch_size=SEED_BATCH)
+        except Exception as error:
             notes.append(f"{model._meta.label} is not seeded: {first_line(error)}")
         seeded[model._meta.label_lower] = list(
             manager.values_list("pk", flat=True).order_by("pk")
@@ -226,6 +232,8 @@ class Side:
         try:
             steps = self._steps(model, created)
             for operation in OPERATIONS:
+                if operation not in steps:
+                    continue
                 failure = self._run(model, operation, steps[operation])
                 if failure is not None:
                     yield failure
@@ -248,6 +256,14 @@ class Side:
                 operation,
                 error.__class__.__name__,
                 first_line(error),
+            )
+        except Unsupported:
+            raise
+        except Exception as error:
+            # What Django refuses before any query (values, lookups the
+            # historical models lack): not the database's doing.
+            self.unsupported[model._meta.label] = (
+                f"{operation}: {error.__class__.__name__}: {first_line(error)}"
             )
         return None
 
@@ -318,7 +334,7 @@ class Side:
                 queryset = queryset.prefetch_related(*backward)
             list(queryset[:READ_ROWS])
 
-        return {
+        steps = {
             "create": create,
             "read": read,
             "filter": filter,
@@ -327,6 +343,10 @@ class Side:
             "delete": delete,
             "relations": relations,
         }
+        if model._meta.parents:
+            # Django can't bulk create a child of multi-table inheritance.
+            del steps["bulk_create"]
+        return steps
 
     def _create(self, model: Model, chain: tuple[Model, ...] = ()) -> models.Model:
         rows = model._default_manager.db_manager(self.database)
