@@ -294,6 +294,9 @@ def test_rehearse_drops_the_scratch_database_on_ctrl_c(project: Project) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell's background jobs ignore SIGINT, and
+        # Python then never turns it into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # Seeding a million rows per model outlasts this wait by far. On
