@@ -155,6 +155,18 @@ def destroy_database(connection: BaseDatabaseWrapper, name: str) -> None:
     connection.creation._destroy_test_db(name, verbosity=0)  # type: ignore[attr-defined]
 
 
+def end_sessions(connection: BaseDatabaseWrapper, name: str) -> None:
+    """End every other session connected to the PostgreSQL database ``name``,
+    from the maintenance database, as ``DROP DATABASE ... WITH (FORCE)``
+    does (PostgreSQL 13+)."""
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+
+
 # The scratch database's connections: one per thread, under an alias that
 # no setting names. Assigning connections[alias] is undocumented (Django 5.2
 # to 6.1); Django's test cases allow such dynamically created connections,

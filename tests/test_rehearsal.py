@@ -672,3 +672,37 @@ def test_rehearse_keeps_a_data_migration_writing_to_default_off_the_project(
     assert "alpha.Stamp is not seeded: this field takes no value" in notes
     assert "The old models of alpha.Stamp did no traffic: " in notes
     assert "ValueError: this field takes no value the rehearsal makes." in notes
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="sessions of PostgreSQL")
+def test_rehearse_drops_the_scratch_database_a_session_was_left_open_on(
+    use_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db.utils import load_backend
+
+    use_scenario("rehearsal_applied")
+    call_command("migrate", "alpha", "0001", verbosity=0)
+    left_open: list[Any] = []
+
+    def interrupted(side: traffic.Side) -> list[traffic.Failure]:
+        # As a connection an interrupt cut short while it was made.
+        settings_dict = side.scratch.settings
+        leak = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
+            settings_dict, "leak"
+        )
+        leak.ensure_connection()
+        left_open.append(leak)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(traffic.Side, "round", interrupted)
+    with pytest.raises(SystemExit) as exit:
+        call_command("rehearse", rows=1, stderr=StringIO())
+
+    assert exit.value.code == 130
+    [leak] = left_open
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s",
+            [leak.settings_dict["NAME"]],
+        )
+        assert cursor.fetchone() is None

@@ -21,6 +21,7 @@ from ..compat import (
     close_thread_connection,
     create_database,
     destroy_database,
+    end_sessions,
     open_thread_connection,
     replace_thread_connection,
 )
@@ -134,6 +135,10 @@ def scratch_database(alias: str) -> Iterator[ScratchDatabase]:
             wrapper.close()
             # On SQLite, the directory removed below holds all there is.
             if directory is None:
+                # A connection an interrupt left half open would keep the
+                # database from being dropped (PostgreSQL; elsewhere a no-op).
+                with suppress(DatabaseError):
+                    end_sessions(wrapper, name)
                 if created:
                     destroy_database(wrapper, name)
                 else:
