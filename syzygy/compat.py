@@ -183,12 +183,17 @@ def open_thread_connection(alias: str, settings: dict[str, Any]) -> BaseDatabase
 
 
 def replace_thread_connection(
-    alias: str, wrapper: BaseDatabaseWrapper
+    alias: str,
+    settings: dict[str, Any],
+    wrapper: BaseDatabaseWrapper | None = None,
 ) -> BaseDatabaseWrapper:
-    """Make ``wrapper`` this thread's ``connections[alias]``; return the one
-    it replaces, left as it is."""
+    """Make this thread's ``connections[alias]`` ``wrapper``, or a connection
+    with ``settings``; return the one it replaces, left as it is."""
     replaced: BaseDatabaseWrapper = connections[alias]
-    connections[alias] = wrapper
+    if wrapper is None:
+        open_thread_connection(alias, settings)
+    else:
+        connections[alias] = wrapper
     return replaced
 
 

@@ -5,8 +5,8 @@ every column that references it, on PostgreSQL.
 (``AutoField`` to ``BigAutoField``...). The expand step gives the key and
 each column that references it (foreign keys and one-to-one fields of any
 app, columns of many-to-many tables) a shadow column of the wider type,
-kept in sync by a trigger and filled in batches, with a unique index for
-the key and the indexes and constraints of the references, built without
+kept in sync by a trigger and filled in batches, with a copy of each of
+the column's indexes and constraints but its foreign key, built without
 blocking writes. The contract step swaps them all in one short
 transaction: the sequence or identity moves to the new key, the primary
 key is added on its unique index, and the foreign keys are added
@@ -23,6 +23,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from .. import compat, postgresql
 from ..exceptions import UnconvertibleValues
+from .concurrent import _name
 from .synced import _copy_label, _execute_together, _shadow_column, _SyncedColumns
 
 # The integer type of the column of a key, and of the columns referencing it.
@@ -95,7 +96,6 @@ class _WidenedKey:
         current: Any,
     ) -> None:
         self.schema_editor = schema_editor
-        self.model = model
         connection = schema_editor.connection
         self.source_type = current.rel_db_type(connection)
         self.target_type = field.rel_db_type(connection)
@@ -193,9 +193,8 @@ class _WidenedKey:
                 statement = compat.foreign_key_statement(
                     self.schema_editor, reference.model, reference, "_fk"
                 )
-                name = str(statement.parts["name"]).strip('"')
                 foreign_keys.append(
-                    (reference.model._meta.db_table, name, str(statement))
+                    (reference.model._meta.db_table, _name(statement), str(statement))
                 )
         return foreign_keys
 

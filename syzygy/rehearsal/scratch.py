@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings as project_settings
 from django.db import DatabaseError, connections
-from django.db.utils import load_backend
 
 from ..compat import (
     close_thread_connection,
@@ -64,15 +63,9 @@ class ScratchDatabase:
             return
         self._replaced.connections = {}
         for alias in project_settings.DATABASES:
-            stand_in = (
-                wrapper
-                if alias == self.rehearsed
-                else load_backend(self.settings["ENGINE"]).DatabaseWrapper(
-                    self.settings, alias
-                )
-            )
+            shared = wrapper if alias == self.rehearsed else None
             self._replaced.connections[alias] = replace_thread_connection(
-                alias, stand_in
+                alias, self.settings, shared
             )
 
     def disconnect(self) -> None:
@@ -85,7 +78,7 @@ class ScratchDatabase:
         for alias, replaced in getattr(self._replaced, "connections", {}).items():
             if alias != self.rehearsed:
                 connections[alias].close()
-            replace_thread_connection(alias, replaced)
+            replace_thread_connection(alias, self.settings, replaced)
         self._replaced.connections = {}
 
 
